@@ -1,0 +1,3 @@
+// Package record writes proxied sessions to recordings in the format of
+// package format.
+package record
