@@ -55,7 +55,7 @@ func randomRecords(rng *rand.Rand, n, maxPayload int) []format.Record {
 			}
 			recs = append(recs, format.Record{
 				Kind: format.KindMessage, Time: t,
-				Dir:  format.Direction(rng.IntN(2)), Type: format.MessageType(rng.IntN(2)),
+				Dir: format.Direction(rng.IntN(2)), Type: format.MessageType(rng.IntN(2)),
 				Payload: p,
 			})
 		}
