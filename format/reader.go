@@ -58,6 +58,7 @@ type Reader struct {
 	seq      int       // number of the next chunk
 	cur      chunkInfo // chunk being read
 	data     []byte    // its records, decompressed
+	dbuf     []byte    // memory of data
 	pos      int
 	left     uint32 // records of cur not yet returned
 	zbuf     []byte
@@ -292,7 +293,7 @@ func (r *Reader) load(c *chunkInfo) error {
 	if err := r.readFull(z, c.Offset+chunkFrameSize); err != nil {
 		return err
 	}
-	data, err := r.decompress(c, z, r.data)
+	data, err := r.decompress(c, z, &r.dbuf)
 	if err != nil {
 		return err
 	}
@@ -301,9 +302,9 @@ func (r *Reader) load(c *chunkInfo) error {
 	return nil
 }
 
-// decompress decodes the zstd frame z of chunk c into dst's memory and
-// checks its records against the chunk header.
-func (r *Reader) decompress(c *chunkInfo, z, dst []byte) ([]byte, error) {
+// decompress decodes the zstd frame z of chunk c into the memory of *buf,
+// growing it as needed, and checks its records against the chunk header.
+func (r *Reader) decompress(c *chunkInfo, z []byte, buf *[]byte) ([]byte, error) {
 	if len(z) < 4 || le.Uint32(z) != zstdFrameMagic {
 		return nil, r.corrupt(c, errors.New("chunk is not a zstd frame"))
 	}
@@ -318,10 +319,10 @@ func (r *Reader) decompress(c *chunkInfo, z, dst []byte) ([]byte, error) {
 		}
 		r.dec = dec
 	}
-	if cap(dst) < int(c.Uncompressed) {
-		dst = make([]byte, 0, c.Uncompressed)
+	if cap(*buf) < int(c.Uncompressed) {
+		*buf = make([]byte, 0, c.Uncompressed)
 	}
-	data, err := r.dec.DecodeAll(z, dst[:0:c.Uncompressed])
+	data, err := r.dec.DecodeAll(z, (*buf)[:0:c.Uncompressed])
 	if err != nil {
 		return nil, r.corrupt(c, fmt.Errorf("decompress: %w", err))
 	}
@@ -564,7 +565,7 @@ func (r *Reader) Close() error {
 	if r.dec != nil {
 		r.dec.Close()
 	}
-	r.data, r.zbuf = nil, nil
+	r.data, r.dbuf, r.zbuf = nil, nil, nil
 	if r.file != nil {
 		return r.file.Close()
 	}

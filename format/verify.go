@@ -155,7 +155,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		if c.First < t.End {
 			return tampered(int(c.Seq), c.Offset, errTimeOrder)
 		}
-		if data, err = r.decompress(&c, b[chunkFrameSize:], data); err != nil {
+		if _, err = r.decompress(&c, b[chunkFrameSize:], &data); err != nil {
 			if errors.As(err, &ce) {
 				v.Status, v.Problem = Tampered, ce
 				return v, nil

@@ -14,7 +14,7 @@ import (
 
 // DefaultLevel is the zstd level a Writer uses when WriterOptions.Level is
 // zero.
-const DefaultLevel = zstd.SpeedFastest
+const DefaultLevel = zstd.SpeedDefault
 
 // maxRecordLimit caps WriterOptions.MaxRecordSize so that a chunk's size
 // always fits its 32-bit field.

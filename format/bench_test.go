@@ -1,0 +1,162 @@
+package format_test
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/format/websockify"
+)
+
+const vncFixture = "websockify-vnc-session.txt"
+
+// vncFrames returns the frames of the real VNC session websockify recorded.
+func vncFrames(tb testing.TB) []websockify.Frame {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(fixtures, vncFixture))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var frames []websockify.Frame
+	r := websockify.NewReader(f, websockify.ReaderOptions{})
+	for {
+		fr, err := r.Next()
+		if err == io.EOF {
+			return frames
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		frames = append(frames, fr)
+	}
+}
+
+func dirOf(fr websockify.Frame) format.Direction {
+	if fr.FromClient {
+		return format.ClientToTarget
+	}
+	return format.TargetToClient
+}
+
+// TestSizeAgainstWebsockify checks the size target: a recording of a real
+// VNC session takes at most 0.4 times the size of websockify's file.
+func TestSizeAgainstWebsockify(t *testing.T) {
+	t.Parallel()
+	frames := vncFrames(t)
+	var buf bytes.Buffer
+	w, err := format.NewWriter(&buf, testHeader(), format.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range frames {
+		if err := w.WriteMessage(max(fr.Time, 0), dirOf(fr), format.Binary, fr.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(fixtures, vncFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio := float64(buf.Len()) / float64(fi.Size())
+	t.Logf("wsrec %d bytes, websockify %d bytes: ratio %.3f", buf.Len(), fi.Size(), ratio)
+	if ratio > 0.4 {
+		t.Fatalf("wsrec is %.3f× websockify's file, want ≤ 0.4", ratio)
+	}
+}
+
+// payloadSets are the inputs of the throughput benchmarks.
+func payloadSets(b *testing.B) map[string][][]byte {
+	var vnc [][]byte
+	for _, fr := range vncFrames(b) {
+		vnc = append(vnc, fr.Data)
+	}
+	rng := rand.NewChaCha8([32]byte{1})
+	random := make([][]byte, 64)
+	for i := range random {
+		random[i] = make([]byte, 512+i*256) // 512 B to 16.6 KiB
+		rng.Read(random[i])
+	}
+	return map[string][][]byte{"VNC": vnc, "Random": random}
+}
+
+// BenchmarkWriter measures payload bytes per second written, on one
+// goroutine at the default level. Allocations are per record.
+func BenchmarkWriter(b *testing.B) {
+	for name, set := range payloadSets(b) {
+		b.Run(name, func(b *testing.B) {
+			var total int
+			for _, p := range set {
+				total += len(p)
+			}
+			b.SetBytes(int64(total / len(set)))
+			w, err := format.NewWriter(io.Discard, testHeader(), format.WriterOptions{FlushInterval: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := w.WriteMessage(time.Duration(i), format.TargetToClient, format.Binary, set[i%len(set)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkReader measures payload bytes per second read back.
+func BenchmarkReader(b *testing.B) {
+	for name, set := range payloadSets(b) {
+		b.Run(name, func(b *testing.B) {
+			// A recording of about 64 MiB of payload, read round and round.
+			var buf bytes.Buffer
+			w, err := format.NewWriter(&buf, testHeader(), format.WriterOptions{FlushInterval: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var total int64
+			n := 0
+			for ; total < 64<<20; n++ {
+				p := set[n%len(set)]
+				total += int64(len(p))
+				if err := w.WriteMessage(time.Duration(n), format.TargetToClient, format.Binary, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			data := buf.Bytes()
+			b.SetBytes(total / int64(n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var r *format.Reader
+			for i := 0; i < b.N; i++ {
+				if i%n == 0 {
+					if r != nil {
+						r.Close()
+					}
+					if r, err = format.NewReader(bytes.NewReader(data), int64(len(data)), format.ReaderOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := r.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r.Close()
+		})
+	}
+}
