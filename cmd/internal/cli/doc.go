@@ -1,0 +1,13 @@
+// Package cli runs the command lines of the module's programs (wsproxy,
+// wsreplay, wsrecord-inspect) in-process: it parses arguments with kong,
+// prints help and version, reports errors on stderr and turns the outcome
+// into an exit status.
+//
+// Each program's main only calls its run(ctx, args, stdout, stderr), which
+// calls Run, and exits with ExitCode of the returned error, so the whole
+// command line can be tested without starting a process.
+//
+// Exit statuses follow websockify and the Unix convention: 0 on success
+// (including --help and --version), 1 on failure, 2 on a usage error. A
+// command that needs another status returns an *ExitError.
+package cli

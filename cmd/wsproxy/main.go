@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		os.Exit(cli.ExitCode(err))
+	}
+}
+
+// run is the whole program but for the process: it parses args, runs the
+// command, reports errors on stderr and returns the error whose cli.ExitCode
+// is the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var root rootCmd
+	// As in websockify, everything after the first "--" is the command to
+	// wrap; kong would otherwise take it for more positional arguments.
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, root.Wrap = args[:i], slices.Clone(args[i+1:])
+	}
+	return cli.Run(ctx, cli.Program{Name: "wsproxy", Description: description, Grammar: &root}, args, stdout, stderr)
+}
