@@ -260,13 +260,21 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 // admit runs the Authenticator and the Resolver.
 func (s *Server) admit(ctx context.Context, r *Request) (Target, error) {
 	if a := s.opts.Authenticator; a != nil {
-		user, err := a.Authenticate(ctx, r)
+		var user string
+		err := guard(s.log, "authenticator", func() (err error) {
+			user, err = a.Authenticate(ctx, r)
+			return err
+		})
 		if err != nil {
 			return Target{}, fmt.Errorf("authenticate: %w", err)
 		}
 		r.User = user
 	}
-	t, err := s.opts.Resolver.Resolve(ctx, r)
+	var t Target
+	err := guard(s.log, "resolver", func() (err error) {
+		t, err = s.opts.Resolver.Resolve(ctx, r)
+		return err
+	})
 	if err != nil {
 		return Target{}, fmt.Errorf("resolve: %w", err)
 	}

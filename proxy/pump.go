@@ -280,7 +280,7 @@ func (s *session) record(dir Direction, typ MessageType, payload []byte) error {
 		return nil
 	}
 	s.tapMu.Lock()
-	err := s.tap.Frame(dir, typ, s.since(), payload)
+	err := guard(s.log, "tap", func() error { return s.tap.Frame(dir, typ, s.since(), payload) })
 	s.tapMu.Unlock()
 	if err != nil {
 		s.stop(closeReq{by: SideProxy, code: CloseInternalError, reason: "Recording failed", err: fmt.Errorf("tap: %w", err)})

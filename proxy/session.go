@@ -175,7 +175,7 @@ func (s *session) run(leftover []byte) {
 	ci.ToTarget, ci.ToClient = s.toTarget.Load(), s.toClient.Load()
 	ci.Duration = time.Since(s.start)
 	if s.tap != nil {
-		if err := s.tap.Close(ci); err != nil {
+		if err := guard(s.log, "tap", func() error { return s.tap.Close(ci) }); err != nil {
 			s.log.Error("closing tap", "err", err)
 		}
 	}
@@ -230,7 +230,11 @@ func (s *session) connect() bool {
 	s.mu.Unlock()
 
 	if f := s.srv.opts.NewTap; f != nil {
-		tap, err := f(s.ctx, &s.info)
+		var tap Tap
+		err := guard(s.log, "tap", func() (err error) {
+			tap, err = f(s.ctx, &s.info)
+			return err
+		})
 		if err != nil {
 			if s.ctx.Err() != nil {
 				s.interrupt(closeGoingAway)
