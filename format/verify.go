@@ -68,6 +68,10 @@ type Verification struct {
 	// Trusted reports that the signature verified against
 	// VerifyOptions.PublicKey.
 	Trusted bool
+	// Chain is the chain value after the last chunk that checked out: for a
+	// valid recording its final chain value, which the next part's
+	// Header.PrevChain carries.
+	Chain Hash
 }
 
 // Verify reads the whole file and checks the hash chain of every chunk, the
@@ -98,6 +102,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		return v, err
 	}
 	chain := Hash(sha256.Sum256(hdr))
+	v.Chain = chain
 	_, claimsSeal, err := r.claimsSeal()
 	if err != nil {
 		return v, err
@@ -163,6 +168,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 			return v, err
 		}
 		chain = got
+		v.Chain = chain
 		t.add(&c)
 		seen = append(seen, c)
 		v.Chunks++

@@ -221,6 +221,15 @@ func (w *Writer) Flush() error {
 	return w.flushLocked()
 }
 
+// Pending returns the records, and their message payload bytes, that the
+// Writer holds in its open chunk: accepted by Write but not yet written to
+// the underlying writer. After a write error they are lost.
+func (w *Writer) Pending() (records, bytes uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return uint64(w.cur.Records), w.cur.Bytes[0] + w.cur.Bytes[1]
+}
+
 // Size returns the number of bytes written to the underlying writer.
 func (w *Writer) Size() int64 {
 	w.mu.Lock()

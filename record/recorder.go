@@ -1,0 +1,274 @@
+package record
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/wsproxy/wsproxy/format"
+)
+
+// Format is the file format recordings are written in.
+type Format string
+
+// Formats.
+const (
+	FormatWsrec      Format = "wsrec"      // format/SPEC.md
+	FormatWebsockify Format = "websockify" // websockify's --record format, for noVNC's playback page
+)
+
+// Policy says what happens to a session whose recording cannot be written.
+type Policy string
+
+// Policies.
+const (
+	// Strict ends the session (the proxy closes it with 1011): no traffic
+	// passes unrecorded beyond what was queued when the write failed.
+	Strict Policy = "strict"
+	// BestEffort keeps the session going, logs the error, and marks the lost
+	// records with a gap record when a new part can be opened.
+	BestEffort Policy = "best-effort"
+)
+
+// Defaults of Options.
+const (
+	DefaultBufferSize = 2 << 20
+	DefaultMode       = 0o600
+	DefaultName       = "{start}_{session}"
+)
+
+// Options configure a Recorder. The zero value means the defaults, but one
+// of Dir and File must be set.
+type Options struct {
+	// Dir is the directory recordings are created in, with names from Name.
+	// Directories are created as needed (mode 0700).
+	Dir string
+	// Name is the file name template under Dir; see Name's placeholders in
+	// the package documentation. Zero means DefaultName plus the format's
+	// extension (".wsrec" or ".txt").
+	Name string
+	// File is websockify's --record FILE: session N is written to FILE.N,
+	// where N counts from 1 and skips names that exist. Used when Dir is
+	// empty.
+	File string
+	// Format is the file format. Zero means FormatWsrec.
+	Format Format
+	// Mode is the mode of new files. Zero means DefaultMode (0600).
+	Mode fs.FileMode
+	// FlushInterval is the longest a record stays in memory. Zero means
+	// format.DefaultFlushInterval.
+	FlushInterval time.Duration
+	// SignKey signs each wsrec part's seal. Zero (nil) means unsigned.
+	SignKey ed25519.PrivateKey
+	// MaxSize starts a new part when a file reaches this many bytes (wsrec
+	// only); a part may exceed it by one chunk, a quarter of MaxSize or
+	// 1 MiB, whichever is smaller. Zero means no limit.
+	MaxSize int64
+	// Policy is what a write error does. Zero means Strict.
+	Policy Policy
+	// BufferSize bounds the bytes queued per session between the proxy and
+	// the file. Zero means DefaultBufferSize.
+	BufferSize int
+	// Logger receives errors and the files created. Zero (nil) means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Recorder creates one recording per session. It is safe for concurrent
+// use. Close seals every open recording.
+type Recorder struct {
+	opts Options
+	log  *slog.Logger
+	enc  *zstd.Encoder // shared by all sessions
+
+	// openFile creates files; tests replace it to inject faults.
+	openFile func(name string, flag int, perm fs.FileMode) (file, error)
+
+	mu       sync.Mutex
+	sessions map[*Session]struct{}
+	next     int // websockify-style counter for File
+	closed   bool
+}
+
+// ErrClosed is returned by Start after Close.
+var ErrClosed = errors.New("record: recorder closed")
+
+// New checks opts and returns a Recorder. It creates nothing on disk until
+// the first session starts.
+func New(opts Options) (*Recorder, error) {
+	if opts.Dir == "" && opts.File == "" {
+		return nil, errors.New("record: neither a directory nor a file name given")
+	}
+	if opts.Format == "" {
+		opts.Format = FormatWsrec
+	}
+	if opts.Format != FormatWsrec && opts.Format != FormatWebsockify {
+		return nil, fmt.Errorf("record: unknown format %q (want wsrec or websockify)", opts.Format)
+	}
+	if opts.Policy == "" {
+		opts.Policy = Strict
+	}
+	if opts.Policy != Strict && opts.Policy != BestEffort {
+		return nil, fmt.Errorf("record: unknown policy %q (want strict or best-effort)", opts.Policy)
+	}
+	if opts.Mode == 0 {
+		opts.Mode = DefaultMode
+	}
+	if opts.FlushInterval == 0 {
+		opts.FlushInterval = format.DefaultFlushInterval
+	}
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = DefaultBufferSize
+	}
+	if opts.Name == "" {
+		opts.Name = DefaultName + opts.Format.ext()
+	}
+	if err := checkTemplate(opts.Name); err != nil {
+		return nil, err
+	}
+	if opts.MaxSize < 0 {
+		return nil, fmt.Errorf("record: negative maximum size %d", opts.MaxSize)
+	}
+	if opts.MaxSize > 0 && opts.Format != FormatWsrec {
+		return nil, errors.New("record: a maximum size needs the wsrec format")
+	}
+	if opts.SignKey != nil && opts.Format != FormatWsrec {
+		return nil, errors.New("record: signing needs the wsrec format")
+	}
+	r := &Recorder{opts: opts, log: opts.Logger, sessions: map[*Session]struct{}{}, openFile: openOSFile}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if opts.Format == FormatWsrec {
+		enc, err := format.NewEncoder(0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		r.enc = enc
+	}
+	return r, nil
+}
+
+// chunkSize keeps parts within about a quarter of MaxSize of it: a part
+// ends at the first chunk that reaches MaxSize.
+func (r *Recorder) chunkSize() int {
+	if r.opts.MaxSize == 0 {
+		return format.DefaultChunkSize
+	}
+	return int(min(format.DefaultChunkSize, max(r.opts.MaxSize/4, 64<<10)))
+}
+
+func (f Format) ext() string {
+	if f == FormatWebsockify {
+		return ".txt"
+	}
+	return ".wsrec"
+}
+
+// file is what a recording is written to: an *os.File but in tests.
+type file interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+func openOSFile(name string, flag int, perm fs.FileMode) (file, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return f, nil
+}
+
+// create makes the file for part of a session, never replacing a file.
+func (r *Recorder) create(h *format.Header, part int) (file, string, error) {
+	if r.opts.Dir == "" {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for {
+			r.next++
+			name := fmt.Sprintf("%s.%d", r.opts.File, r.next)
+			if part > 0 {
+				name = fmt.Sprintf("%s.part%d", name, part)
+			}
+			f, err := r.openFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			if err != nil {
+				r.next--
+			}
+			return f, name, err
+		}
+	}
+	rel := expand(r.opts.Name, h)
+	if part > 0 {
+		ext := filepath.Ext(rel)
+		rel = fmt.Sprintf("%s.part%d%s", rel[:len(rel)-len(ext)], part, ext)
+	}
+	name := filepath.Join(r.opts.Dir, rel)
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return nil, "", err
+	}
+	base := name
+	for i := 1; ; i++ {
+		f, err := r.openFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, name, err
+		}
+		ext := filepath.Ext(base)
+		name = fmt.Sprintf("%s-%d%s", base[:len(base)-len(ext)], i, ext)
+	}
+}
+
+// Close seals every open recording as if its session had ended now, waits
+// for the files to be written, and makes Start fail. It returns the first
+// error. It is idempotent.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	open := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		open = append(open, s)
+	}
+	r.mu.Unlock()
+	var first error
+	for _, s := range open {
+		err := s.Close(0, format.CloseInfo{By: format.ClosedByProxy, Code: 1001, Reason: "Recorder shut down"})
+		if first == nil && err != nil {
+			first = err
+		}
+	}
+	// Every session has now finished writing (Session.Close waits), and
+	// Start refuses new ones: the shared encoder is free.
+	r.mu.Lock()
+	if r.enc != nil {
+		r.enc.Close()
+		r.enc = nil
+	}
+	r.mu.Unlock()
+	return first
+}
+
+func (r *Recorder) add(s *Session) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	r.sessions[s] = struct{}{}
+	return nil
+}
+
+func (r *Recorder) remove(s *Session) {
+	r.mu.Lock()
+	delete(r.sessions, s)
+	r.mu.Unlock()
+}

@@ -1,0 +1,384 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/format/websockify"
+)
+
+// ErrSessionClosed is returned by Frame after Close.
+var ErrSessionClosed = errors.New("record: session recording closed")
+
+// Session is the recording of one proxied session. Frame and Close may be
+// called from different goroutines, but Frame calls must not overlap and
+// must come in time order (the proxy's tap guarantees both). Close must be
+// called once the session has ended; it is idempotent.
+//
+// Frame copies the payload into a bounded per-session queue and returns;
+// a goroutine of the Session compresses and writes it, so the proxy never
+// waits for the disk unless the queue is full.
+type Session struct {
+	r      *Recorder
+	header format.Header
+	start  time.Time // monotonic start
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	notEmpty sync.Cond
+	notFull  sync.Cond
+	queue    []queued
+	arena    []byte // payloads of queue
+	last     time.Duration
+	closing  bool
+	err      error // strict policy: why the session must end
+
+	done      chan struct{} // the writing goroutine has finished
+	closeOnce sync.Once
+	closeErr  error
+
+	// Owned by the writing goroutine.
+	sink    sink
+	name    string
+	part    int
+	prev    format.Hash // chain of the last part
+	lost    format.GapInfo
+	lastTry time.Time
+}
+
+type queued struct {
+	rec    format.Record // Payload unset for messages: see off, n
+	off, n int
+}
+
+// Start creates the recording of a session and writes its open record.
+// h.Start is the session's wall-clock start and h.Meta its metadata; a zero
+// h.SessionID gets a random one. Start returns ErrClosed after Close, or
+// the error of creating the file under the strict policy (under
+// best-effort, the session is recorded as soon as a file can be created,
+// starting with a gap record).
+func (r *Recorder) Start(h format.Header) (*Session, error) {
+	if h.SessionID == (format.SessionID{}) {
+		h.SessionID = format.NewSessionID()
+	}
+	if h.Start.IsZero() {
+		h.Start = time.Now()
+	}
+	s := &Session{r: r, header: h, start: time.Now(), done: make(chan struct{})}
+	s.notEmpty.L, s.notFull.L = &s.mu, &s.mu
+	s.log = r.log.With("session", h.SessionID.String())
+	if err := r.add(s); err != nil {
+		return nil, err
+	}
+	if err := s.open(); err != nil {
+		s.log.Error("recording: cannot create the file", "err", err)
+		if r.opts.Policy == Strict {
+			r.remove(s)
+			return nil, err
+		}
+	}
+	s.enqueue(format.Record{Kind: format.KindOpen}, nil)
+	go s.writeLoop()
+	return s, nil
+}
+
+// Header returns the header the recording was started with.
+func (s *Session) Header() format.Header { return s.header }
+
+// Frame queues one message. It waits while the queue is full, and returns
+// an error once the recording has failed under the strict policy (the
+// caller must then end the session) or after Close.
+func (s *Session) Frame(dir format.Direction, typ format.MessageType, at time.Duration, payload []byte) error {
+	return s.enqueue(format.Record{Kind: format.KindMessage, Time: at, Dir: dir, Type: typ}, payload)
+}
+
+// Marker queues a marker record.
+func (s *Session) Marker(at time.Duration, label string) error {
+	return s.enqueue(format.Record{Kind: format.KindMarker, Time: at, Label: label}, nil)
+}
+
+func (s *Session) enqueue(rec format.Record, payload []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.err != nil {
+			return s.err
+		}
+		if s.closing {
+			return ErrSessionClosed
+		}
+		// One message larger than the buffer is let through alone.
+		if len(s.arena) == 0 || len(s.arena)+len(payload) <= s.r.opts.BufferSize {
+			break
+		}
+		s.notFull.Wait()
+	}
+	rec.Time = max(rec.Time, s.last)
+	s.last = rec.Time
+	s.queue = append(s.queue, queued{rec: rec, off: len(s.arena), n: len(payload)})
+	s.arena = append(s.arena, payload...)
+	s.notEmpty.Signal()
+	return nil
+}
+
+// Close queues the close record, waits until the recording is written and
+// sealed, and returns the first write error. at is the time of the close,
+// since the session start (0: now).
+func (s *Session) Close(at time.Duration, ci format.CloseInfo) error {
+	s.closeOnce.Do(func() {
+		if at == 0 {
+			at = time.Since(s.start)
+		}
+		s.mu.Lock()
+		if s.err == nil {
+			at = max(at, s.last)
+			s.last = at
+			s.queue = append(s.queue, queued{rec: format.Record{Kind: format.KindClose, Time: at, Close: ci}})
+		}
+		s.closing = true
+		s.notEmpty.Signal()
+		s.notFull.Broadcast()
+		s.mu.Unlock()
+		<-s.done
+		s.r.remove(s)
+	})
+	<-s.done
+	return s.closeErr
+}
+
+// writeLoop writes queued records until Close, then seals the file.
+func (s *Session) writeLoop() {
+	defer close(s.done)
+	var (
+		batch []queued
+		arena []byte
+	)
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.closing {
+			s.notEmpty.Wait()
+		}
+		batch, s.queue = s.queue, batch[:0]
+		arena, s.arena = s.arena, arena[:0]
+		closing := s.closing
+		s.notFull.Broadcast()
+		s.mu.Unlock()
+		for _, q := range batch {
+			rec := q.rec
+			if rec.Kind == format.KindMessage {
+				rec.Payload = arena[q.off : q.off+q.n]
+			}
+			s.write(rec)
+		}
+		clear(batch) // drop references to strings in labels and reasons
+		if closing {
+			break
+		}
+	}
+	if s.sink != nil {
+		if err := s.sink.close(); err != nil {
+			s.fail(fmt.Errorf("seal %s: %w", s.name, err))
+		} else {
+			s.log.Debug("recording sealed", "file", s.name)
+		}
+	} else if s.lost.Records > 0 {
+		s.log.Error("recording: records lost", "records", s.lost.Records, "bytes", s.lost.Bytes)
+	}
+}
+
+// write writes one record, switching parts and handling failures.
+func (s *Session) write(rec format.Record) {
+	if s.sink == nil && !s.reopen(rec.Time) {
+		s.lose(rec)
+		return
+	}
+	held, _ := s.sink.pending()
+	if err := s.sink.write(rec); err != nil {
+		s.fail(fmt.Errorf("write %s: %w", s.name, err))
+		// What the sink held is lost with it, and rec unless it held it.
+		n, b := s.sink.pending()
+		if n == held {
+			s.lose(rec)
+		}
+		if s.r.opts.Policy == BestEffort {
+			s.lost.Records += n
+			s.lost.Bytes += b
+		}
+		s.sink.abandon()
+		s.prev, s.sink = s.sink.chain(), nil
+		return
+	}
+	if max := s.r.opts.MaxSize; max > 0 && s.sink.size() >= max {
+		if err := s.sink.close(); err != nil {
+			s.fail(fmt.Errorf("seal %s: %w", s.name, err))
+		}
+		s.prev, s.sink = s.sink.chain(), nil
+		s.part++
+		if err := s.open(); err != nil {
+			s.fail(fmt.Errorf("create part %d: %w", s.part, err))
+		}
+	}
+}
+
+// fail handles a write error: logged, and under the strict policy kept for
+// Frame to return. The first error is also Close's result.
+func (s *Session) fail(err error) {
+	s.log.Error("recording failed", "err", err, "policy", string(s.r.opts.Policy))
+	s.mu.Lock()
+	if s.closeErr == nil {
+		s.closeErr = err
+	}
+	if s.r.opts.Policy == Strict && s.err == nil {
+		s.err = fmt.Errorf("record: %w", err)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Session) lose(rec format.Record) {
+	if s.r.opts.Policy == Strict {
+		return // the session is ending; nothing to account for
+	}
+	s.lost.Records++
+	s.lost.Bytes += uint64(len(rec.Payload))
+}
+
+// reopen tries, under the best-effort policy and at most once per flush
+// interval, to continue the recording in a new part that starts with a gap
+// record.
+func (s *Session) reopen(at time.Duration) bool {
+	if s.r.opts.Policy == Strict || time.Since(s.lastTry) < s.r.opts.FlushInterval {
+		return false
+	}
+	s.lastTry = time.Now()
+	if s.name != "" {
+		s.part++ // the failed file keeps its part number
+	}
+	if err := s.open(); err != nil {
+		s.log.Error("recording: cannot create the file", "err", err)
+		return false
+	}
+	if s.lost.Records > 0 {
+		s.lost.Reason = "the recording could not be written"
+		if err := s.sink.write(format.Record{Kind: format.KindGap, Time: at, Gap: s.lost}); err != nil {
+			s.fail(err)
+			s.sink.abandon()
+			s.sink = nil
+			return false
+		}
+		s.log.Warn("recording resumed after a gap", "file", s.name, "records_lost", s.lost.Records, "bytes_lost", s.lost.Bytes)
+		s.lost = format.GapInfo{}
+	}
+	return true
+}
+
+// open creates the file of the current part.
+func (s *Session) open() error {
+	h := s.header
+	h.Part, h.PrevChain = uint32(s.part), s.prev
+	f, name, err := s.r.create(&h, s.part)
+	if err != nil {
+		return err
+	}
+	var sk sink
+	if s.r.opts.Format == FormatWebsockify {
+		sk = &websockifySink{f: f, w: websockify.NewWriter(f)}
+	} else {
+		w, err := format.NewWriter(f, h, format.WriterOptions{
+			ChunkSize:     s.r.chunkSize(),
+			FlushInterval: s.r.opts.FlushInterval,
+			Encoder:       s.r.enc,
+			SignKey:       s.r.opts.SignKey,
+		})
+		if err != nil {
+			f.Close()
+			os.Remove(name)
+			return err
+		}
+		sk = &wsrecSink{f: f, w: w}
+	}
+	s.sink, s.name = sk, name
+	s.log.Info("recording", "file", name, "part", s.part)
+	return nil
+}
+
+// sink is one open recording file.
+type sink interface {
+	write(format.Record) error
+	// pending counts the records (and payload bytes) written to the sink
+	// but not yet to the file.
+	pending() (records, bytes uint64)
+	size() int64
+	chain() format.Hash
+	// close writes the end of the file (the seal), syncs and closes it.
+	close() error
+	// abandon closes a file after a write error, leaving it as it is.
+	abandon()
+}
+
+type wsrecSink struct {
+	f file
+	w *format.Writer
+}
+
+func (k *wsrecSink) write(r format.Record) error { return k.w.Write(r) }
+func (k *wsrecSink) size() int64                 { return k.w.Size() }
+func (k *wsrecSink) pending() (uint64, uint64)   { return k.w.Pending() }
+func (k *wsrecSink) chain() format.Hash          { return k.w.Chain() }
+
+func (k *wsrecSink) close() error {
+	err := k.w.Close()
+	if err == nil {
+		err = k.f.Sync()
+	}
+	if cerr := k.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (k *wsrecSink) abandon() {
+	k.w.Close() // stops the flush timer; the file stays unsealed
+	k.f.Close()
+}
+
+// websockifySink writes websockify's text format, which holds messages
+// only: open, close and marker records are not written.
+type websockifySink struct {
+	f file
+	w *websockify.Writer
+	n int64
+}
+
+func (k *websockifySink) write(r format.Record) error {
+	if r.Kind != format.KindMessage {
+		return nil
+	}
+	k.n += int64(len(r.Payload))
+	return k.w.Write(websockify.Frame{
+		FromClient: r.Dir == format.ClientToTarget,
+		Time:       r.Time.Truncate(time.Millisecond),
+		Data:       r.Payload,
+	})
+}
+
+func (k *websockifySink) size() int64               { return k.n }
+func (k *websockifySink) pending() (uint64, uint64) { return 0, 0 }
+func (k *websockifySink) chain() format.Hash        { return format.Hash{} }
+
+func (k *websockifySink) close() error {
+	err := k.w.Close()
+	if err == nil {
+		err = k.f.Sync()
+	}
+	if cerr := k.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (k *websockifySink) abandon() { k.f.Close() }
