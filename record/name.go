@@ -93,4 +93,3 @@ func safe(v string) string {
 	}
 	return string(b)
 }
-
