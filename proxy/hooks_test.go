@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -50,3 +51,22 @@ func (*panicTap) Frame(_ proxy.Direction, _ proxy.MessageType, _ time.Duration, 
 }
 
 func (*panicTap) Close(proxy.CloseInfo) error { return nil }
+
+// A Target with a Dialer is played through whatever connection it returns.
+func TestTargetDialer(t *testing.T) {
+	t.Parallel()
+	target := proxy.Target{Address: "pipe", Dialer: func(context.Context) (net.Conn, error) {
+		a, b := net.Pipe()
+		go func() {
+			defer b.Close()
+			b.Write([]byte("from the pipe"))
+		}()
+		return a, nil
+	}}
+	_, addr := startServer(t, proxy.ServerOptions{Resolver: target})
+	c := upgrade(t, addr)
+	if got := c.readMessage(ws.OpBinary); string(got) != "from the pipe" {
+		t.Fatalf("got %q", got)
+	}
+	c.expectClose(proxy.CloseNormal, "Target closed")
+}

@@ -95,11 +95,19 @@ type Target struct {
 	// TLS, when non-nil, makes Dial speak TLS to the target with this
 	// configuration (websockify's --ssl-target). nil means plain TCP.
 	TLS *tls.Config
+	// Dialer, when non-nil, is called by Dial instead of dialing Address:
+	// for targets that are not network addresses, such as a recording
+	// played back through one end of a net.Pipe. Address is then only a
+	// name for logs and recordings. nil means dial Network and Address.
+	Dialer func(ctx context.Context) (net.Conn, error)
 }
 
 // Dial connects to the target. It returns the dialer's error as is (a
 // *net.OpError for refused or unreachable targets).
 func (t Target) Dial(ctx context.Context) (net.Conn, error) {
+	if t.Dialer != nil {
+		return t.Dialer(ctx)
+	}
 	network := cmp.Or(t.Network, "tcp")
 	if t.TLS != nil {
 		d := tls.Dialer{Config: t.TLS}
