@@ -44,7 +44,7 @@ func Run(ctx context.Context, p Program, args []string, stdout, stderr io.Writer
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exit{code}) }),
 		kong.Embed(&versionFlag{}),
-		kong.Vars{"version": version(p.Name)},
+		kong.Vars{"version": Version(p.Name)},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
 	if err != nil {

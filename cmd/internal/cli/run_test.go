@@ -101,7 +101,7 @@ func TestRunVersion(t *testing.T) {
 	if err := Run(t.Context(), p, []string{"--version"}, &stdout, new(bytes.Buffer)); err != nil {
 		t.Fatalf("got error %v, want nil", err)
 	}
-	if got, want := stdout.String(), version("test")+"\n"; got != want {
+	if got, want := stdout.String(), Version("test")+"\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }

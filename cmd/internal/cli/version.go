@@ -5,7 +5,7 @@ import (
 	"runtime/debug"
 )
 
-// version returns the line that --version prints for program:
+// Version returns the line that --version prints for program:
 //
 //	wsproxy v1.2.0 go1.26.8
 //	wsproxy (devel) d9eed70c1f2a-dirty go1.26.8
@@ -13,7 +13,7 @@ import (
 // The second form is for a build outside a released module version (go run,
 // go build in a checkout): the revision and "-dirty" come from the VCS
 // stamp that go build records, when it recorded one.
-func version(program string) string {
+func Version(program string) string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return program + " (devel) " + runtime.Version()
