@@ -214,7 +214,7 @@ const (
 	MetaSubprotocol      = "subprotocol"        // negotiated WebSocket subprotocol
 	MetaOrigin           = "origin"             // Origin request header
 	MetaUserAgent        = "user_agent"         // User-Agent request header
-	MetaPath             = "path"               // request path and query
+	MetaPath             = "path"               // request path, without the query
 	MetaProgram          = "program"            // writing program and version
 	MetaHostname         = "hostname"           // host the writer ran on
 	MetaSource           = "source"             // what an imported recording came from

@@ -24,7 +24,7 @@ func main() {
 // command, reports errors on stderr and returns the error whose cli.ExitCode
 // is the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var root rootCmd
+	root := rootCmd{args: args}
 	// As in websockify, everything after the first "--" is the command to
 	// wrap; kong would otherwise take it for more positional arguments.
 	if i := slices.Index(args, "--"); i >= 0 {

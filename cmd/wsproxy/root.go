@@ -3,59 +3,518 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/wsproxy/wsproxy/proxy"
 )
 
 const description = `
-wsproxy will relay WebSocket connections to a TCP server, as websockify does,
-and record each session. It is meant as a drop-in replacement for websockify
-and takes websockify's command line:
+wsproxy relays WebSocket connections to a TCP server, as websockify does. It
+is a drop-in replacement for websockify: it takes websockify's command line
+and options, with the same names and meanings:
 
   wsproxy [options] [source_addr:]source_port [target_addr:target_port]
+  wsproxy [options] --unix-target=FILE [source_addr:]source_port
   wsproxy [options] [source_addr:]source_port -- WRAP_COMMAND_LINE
 
-The proxy is being built. This version only checks that command line, then
-exits with status 1 and a "not implemented yet" error. Its only options are
---help and --version.
+With --unix-listen or --inetd the source is left out. Addresses are split on
+their last colon; an IPv6 address may be written in brackets. A source
+without an address listens on every address, IPv4 and IPv6.
+
+The same port serves ws:// and, when a certificate is found (--cert,
+self.pem by default), wss://; with --web it also serves static files, such
+as noVNC's. Every option can also be set with the environment variable
+named after it in the list below ($WSPROXY_...); the command line wins.
+
+On SIGINT or SIGTERM wsproxy stops accepting connections, lets the open
+sessions run for --shutdown-timeout, then closes them with WebSocket status
+1001 and exits with status 0 (a second signal closes them at once). SIGHUP
+reloads the certificate, which is also reloaded when its files change.
 
 Examples:
 
+  # Relay WebSocket connections on port 6080 to the VNC server on
+  # localhost:5900.
+  wsproxy 6080 localhost:5900
+
+  # The same, with noVNC's web pages on the same port: open
+  # http://localhost:6080/vnc.html in a browser.
+  wsproxy --web /usr/share/novnc 6080 localhost:5900
+
+  # Relay to a VNC server's unix socket; ping clients every 30 seconds and
+  # close the sessions of those that do not answer within 10; exit after
+  # 10 minutes without a connection.
+  wsproxy --unix-target /run/vnc.sock --heartbeat 30 --heartbeat-timeout 10 --idle-timeout 600 6080
+
   # Print the version.
   wsproxy --version
-
-  # The command line the proxy will take to serve port 6080 and relay to
-  # the VNC server on localhost:5900. Today it exits with status 1.
-  wsproxy 6080 localhost:5900
 `
-
-// errNotImplemented is returned by every command line that parses.
-var errNotImplemented = errors.New("the proxy is not implemented yet: this version only checks its command line")
 
 // rootCmd is wsproxy's command line.
 type rootCmd struct {
-	Source string `arg:"" help:"Where to accept WebSocket connections: [source_addr:]source_port."`
-	Target string `arg:"" optional:"" help:"The TCP server to relay to: target_addr:target_port. Left out when WRAP_COMMAND_LINE follows."`
+	Source string `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen or --inetd."`
+	Target string `arg:"" optional:"" help:"The TCP server to relay to: target_addr:target_port. Left out with --unix-target, or when -- WRAP_COMMAND_LINE follows."`
+
+	Verbose bool `short:"v" env:"WSPROXY_VERBOSE" help:"Log debug messages too."`
+	Traffic bool `env:"WSPROXY_TRAFFIC" help:"Print a character on standard output for each message relayed, with websockify's legend: } client receive, > target send, { target receive, < client send."`
+
+	Daemon          bool    `short:"D" env:"WSPROXY_DAEMON" group:"Process" help:"Become a daemon: run in the background, detached from the terminal, with standard input and output on /dev/null."`
+	PIDFile         string  `env:"WSPROXY_PID_FILE" type:"path" placeholder:"FILE" group:"Process" help:"With --daemon, write the daemon's process ID to FILE."`
+	RunOnce         bool    `env:"WSPROXY_RUN_ONCE" group:"Process" help:"Serve one WebSocket connection, then exit when it closes."`
+	Timeout         seconds `env:"WSPROXY_TIMEOUT" default:"0" placeholder:"SECONDS" group:"Process" help:"Stop accepting connections SECONDS after start, and exit once the open sessions have ended. 0 means never."`
+	IdleTimeout     seconds `env:"WSPROXY_IDLE_TIMEOUT" default:"0" placeholder:"SECONDS" group:"Process" help:"Exit after SECONDS without any client connection open. 0 means never."`
+	ShutdownTimeout seconds `env:"WSPROXY_SHUTDOWN_TIMEOUT" default:"5" placeholder:"SECONDS" group:"Process" help:"On SIGINT or SIGTERM, how long open sessions may go on before they are closed with status 1001. Default: 5."`
+	WrapMode        string  `env:"WSPROXY_WRAP_MODE" default:"exit" enum:"exit,ignore,respawn" group:"Process" help:"What to do when the wrapped command exits: exit, ignore or respawn."`
+	Libserver       bool    `env:"WSPROXY_LIBSERVER" group:"Process" help:"Accepted for websockify's command lines and ignored: wsproxy has a single server engine."`
+
+	Cert           string  `env:"WSPROXY_CERT" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificate chain for wss://, with the key unless --key is given. Default: self.pem, when that file exists."`
+	Key            string  `env:"WSPROXY_KEY" type:"path" placeholder:"FILE" group:"TLS" help:"PEM private key, if not in --cert."`
+	KeyPassword    string  `env:"WSPROXY_KEY_PASSWORD" placeholder:"PASSWORD" group:"TLS" help:"Password of an encrypted key (PKCS #8 or OpenSSL's legacy PEM encryption). Prefer the environment variable: the command line is visible to other users."`
+	CertReload     seconds `env:"WSPROXY_CERT_RELOAD" default:"5" placeholder:"SECONDS" group:"TLS" help:"How often to check --cert and --key for changes and reload them. 0 means only on SIGHUP. Default: 5."`
+	SSLOnly        bool    `env:"WSPROXY_SSL_ONLY" group:"TLS" help:"Refuse connections that are not TLS (wss://)."`
+	SSLTarget      bool    `env:"WSPROXY_SSL_TARGET" group:"TLS" help:"Connect to the target with TLS, verifying its certificate against the system's roots and the target's host name."`
+	VerifyClient   bool    `env:"WSPROXY_VERIFY_CLIENT" group:"TLS" help:"Require TLS clients to present a certificate signed by an authority of --cafile."`
+	CAFile         string  `name:"cafile" env:"WSPROXY_CAFILE" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificates of the authorities trusted to sign client certificates (with --verify-client). Default: the system's roots."`
+	SSLVersion     string  `env:"WSPROXY_SSL_VERSION" default:"default" enum:"default,tlsv1_1,tlsv1_2,tlsv1_3" group:"TLS" help:"Minimum TLS version: default (TLS 1.2), tlsv1_1, tlsv1_2 or tlsv1_3."`
+	SSLCiphers     string  `env:"WSPROXY_SSL_CIPHERS" placeholder:"LIST" group:"TLS" help:"Cipher suites allowed up to TLS 1.2, as OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names, separated by colons. OpenSSL keywords (HIGH, !aNULL) are refused. TLS 1.3 suites are not configurable."`
+	UnixTarget     string  `env:"WSPROXY_UNIX_TARGET" type:"path" placeholder:"FILE" group:"Sockets" help:"Relay to the unix socket FILE instead of a TCP target."`
+	UnixListen     string  `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port (an existing FILE is replaced)."`
+	UnixListenMode string  `env:"WSPROXY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Sockets" help:"Permissions of the --unix-listen socket, in octal. Default: 0600."`
+	Inetd          bool    `env:"WSPROXY_INETD" group:"Sockets" help:"Serve the socket on standard input, from inetd or systemd: a listening socket is served until exit, a connected socket until it closes."`
+	PreferIPv6     bool    `name:"prefer-ipv6" short:"6" env:"WSPROXY_PREFER_IPV6" group:"Sockets" help:"Listen on the IPv6 address when source_addr has IPv4 and IPv6 addresses."`
+
+	Web      string `env:"WSPROXY_WEB" type:"existingdir" placeholder:"DIR" group:"Web" help:"Serve the files under DIR on the same port (GET and HEAD). Nothing outside DIR is served, symbolic links included."`
+	FileOnly bool   `env:"WSPROXY_FILE_ONLY" group:"Web" help:"With --web, answer 404 for a directory without index.html instead of listing it."`
+
+	Heartbeat        seconds `env:"WSPROXY_HEARTBEAT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"Send a ping to each client every SECONDS. 0 means never."`
+	HeartbeatTimeout seconds `env:"WSPROXY_HEARTBEAT_TIMEOUT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"With --heartbeat, close a session (status 1001) whose client has not answered a ping within SECONDS. 0 means never."`
+	FirstByteTimeout seconds `env:"WSPROXY_FIRST_BYTE_TIMEOUT" default:"10" placeholder:"SECONDS" group:"WebSocket" help:"Drop a new connection that sends nothing for SECONDS. 0 means no limit. Default: 10."`
+	HandshakeTimeout seconds `env:"WSPROXY_HANDSHAKE_TIMEOUT" default:"30" placeholder:"SECONDS" group:"WebSocket" help:"Drop a connection whose TLS and WebSocket handshakes take longer than SECONDS in all. 0 means no limit. Default: 30."`
+	MaxMessageSize   int64   `env:"WSPROXY_MAX_MESSAGE_SIZE" default:"16777216" placeholder:"BYTES" group:"WebSocket" help:"Close a session (status 1009) whose client sends a larger message. Default: 16777216 (16 MiB)."`
+	NoFlashPolicy    bool    `env:"WSPROXY_NO_FLASH_POLICY" group:"WebSocket" help:"Do not answer Flash's <policy-file-request/> probes."`
+
+	recordFlags `embed:""`
+
+	LogFile      string `env:"WSPROXY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
+	Syslog       string `env:"WSPROXY_SYSLOG" placeholder:"SERVER" group:"Logging" help:"Also send the log to a syslog server, in RFC 5424 format: a UDP host:port, or a local socket such as /dev/log."`
+	LegacySyslog bool   `env:"WSPROXY_LEGACY_SYSLOG" group:"Logging" help:"With --syslog, use the old BSD syslog header instead of RFC 5424's."`
 
 	// Wrap is the command line after "--", set by run before parsing; nil
 	// when there was no "--".
 	Wrap []string `kong:"-"`
+	// args are the arguments run was given, for a daemon to start itself.
+	args []string
 }
 
-// Validate requires a target or a command to wrap, but not both.
+// Validate checks the command line as a whole: which positional arguments
+// the options leave, and the options that go together.
 func (c *rootCmd) Validate() error {
+	needSource := !c.Inetd && c.UnixListen == ""
+	needTarget := c.Wrap == nil && c.UnixTarget == ""
+	if !needSource && c.Target == "" {
+		// The first argument is the target: there is no source.
+		c.Source, c.Target = "", c.Source
+	}
 	switch {
-	case c.Source == "":
-		return nil // kong calls Validate before it checks required arguments: let it report this
-	case c.Wrap == nil && c.Target == "":
-		return errors.New("missing target: give target_addr:target_port, or -- WRAP_COMMAND_LINE")
-	case c.Wrap != nil && c.Target != "":
-		return errors.New("give a target or -- WRAP_COMMAND_LINE, not both")
 	case c.Wrap != nil && len(c.Wrap) == 0:
 		return errors.New("missing WRAP_COMMAND_LINE after --")
+	case c.Wrap != nil && c.UnixTarget != "":
+		return errors.New("give --unix-target or -- WRAP_COMMAND_LINE, not both")
+	case c.Inetd && c.UnixListen != "":
+		return errors.New("give --inetd or --unix-listen, not both")
+	case needSource && c.Source == "":
+		return errors.New("missing source: give [source_addr:]source_port")
+	case !needSource && c.Source != "":
+		return fmt.Errorf("unexpected argument %s: with --inetd or --unix-listen there is no source", c.Source)
+	case c.Wrap != nil && c.Target != "":
+		return errors.New("give a target or -- WRAP_COMMAND_LINE, not both")
+	case c.UnixTarget != "" && c.Target != "":
+		return fmt.Errorf("unexpected argument %s: give a target or --unix-target, not both", c.Target)
+	case needTarget && c.Target == "":
+		return errors.New("missing target: give target_addr:target_port, --unix-target FILE, or -- WRAP_COMMAND_LINE")
 	}
-	return nil
+	if c.Source != "" {
+		if _, _, err := parseSource(c.Source); err != nil {
+			return err
+		}
+	}
+	if c.Target != "" {
+		if _, _, err := parseTarget(c.Target); err != nil {
+			return err
+		}
+	}
+	if _, err := c.unixListenMode(); err != nil {
+		return err
+	}
+	if _, err := parseCiphers(c.SSLCiphers); err != nil {
+		return err
+	}
+	if c.Syslog != "" {
+		if _, _, err := syslogAddr(c.Syslog); err != nil {
+			return err
+		}
+	}
+	switch {
+	case c.PIDFile != "" && !c.Daemon:
+		return errors.New("--pid-file needs --daemon")
+	case c.Daemon && c.Inetd:
+		return errors.New("give --daemon or --inetd, not both: a daemon has no standard input")
+	case c.LegacySyslog && c.Syslog == "":
+		return errors.New("--legacy-syslog needs --syslog")
+	case c.HeartbeatTimeout > 0 && c.Heartbeat == 0:
+		return errors.New("--heartbeat-timeout needs --heartbeat")
+	case c.SSLTarget && c.UnixTarget != "":
+		return errors.New("--ssl-target needs a TCP target, not --unix-target")
+	case c.MaxMessageSize <= 0:
+		return fmt.Errorf("--max-message-size %d: want a number of bytes > 0", c.MaxMessageSize)
+	}
+	return c.recordFlags.validate()
 }
 
-// Run is where the proxy will start.
-func (c *rootCmd) Run(ctx context.Context) error {
-	return errNotImplemented
+// unixListenMode parses --unix-listen-mode, octal as websockify reads it.
+func (c *rootCmd) unixListenMode() (os.FileMode, error) {
+	m, err := parseMode(c.UnixListenMode)
+	if err != nil {
+		return 0, fmt.Errorf("--unix-listen-mode: %w", err)
+	}
+	return m, nil
+}
+
+// Run starts the proxy and serves until a signal, --timeout, --idle-timeout
+// or --run-once ends it.
+func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
+	// What can fail on the command line's account fails here, before a
+	// daemon leaves the terminal.
+	tlsConfig, certs, err := c.tlsConfig()
+	if err != nil {
+		return err
+	}
+	target, err := c.target()
+	if err != nil {
+		return err
+	}
+	var dmn *daemon
+	if c.Daemon {
+		if dmn, err = detach(ctx, c.args, c.PIDFile, kctx.Stderr); err != nil || dmn == nil {
+			return err // nil in the parent, once the daemon serves
+		}
+		defer dmn.Close()
+	}
+	web, err := c.webHandler()
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		defer web.Close()
+	}
+	log, closeLog, err := c.logger(kctx.Stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	c.warnIgnored(log)
+
+	// Certificate reloads, and SIGHUP, until Run returns.
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopBG()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if certs != nil {
+		certs.log = log
+		wg.Go(func() { certs.watch(bg, time.Duration(c.CertReload), hup) })
+	} else {
+		wg.Go(func() { ignoreHUP(bg, hup, log) })
+	}
+
+	conns := newTracker()
+	defer conns.removeSocket()
+	ln, err := c.listen(ctx, conns, log)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	opts := proxy.ServerOptions{
+		Resolver:           target,
+		TLSConfig:          tlsConfig,
+		RequireTLS:         c.SSLOnly,
+		DisableFlashPolicy: c.NoFlashPolicy,
+		Logger:             log,
+		FirstByteTimeout:   orNoLimit(c.FirstByteTimeout),
+		HandshakeTimeout:   orNoLimit(c.HandshakeTimeout),
+		Heartbeat:          time.Duration(c.Heartbeat),
+		HeartbeatTimeout:   time.Duration(c.HeartbeatTimeout),
+		MaxMessageSize:     c.MaxMessageSize,
+	}
+	if web != nil {
+		opts.Handler = web
+	}
+	var taps []func(context.Context, *proxy.SessionInfo) (proxy.Tap, error)
+	if c.Traffic {
+		taps = append(taps, newTrafficTap(kctx.Stdout))
+	}
+	rec, err := c.recorder(log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if rec != nil {
+		// After the server has shut down, which ends (and seals) every
+		// session's recording: this only catches what is left.
+		defer rec.Close()
+		taps = append(taps, newTap(rec))
+	}
+	opts.NewTap = teeTaps(taps)
+	if c.Wrap == nil {
+		log.Info("listening", c.describe(ln, target, tlsConfig != nil)...)
+	}
+	if dmn != nil {
+		// After the line above, which the parent relays to the operator,
+		// and before the wrapped command starts, which would inherit the
+		// parent's stderr otherwise.
+		if err := dmn.Ready(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	if c.Wrap != nil {
+		addr, stop, err := runWrapped(ctx, c.Wrap, c.WrapMode, log)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("wrap: %w", err)
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				log.Error("stopping the wrapped command", "err", err)
+			}
+		}()
+		target.Address = addr
+		if c.SSLTarget {
+			host, _, _ := net.SplitHostPort(addr)
+			target.TLS = targetTLSConfig(host)
+		}
+		opts.Resolver = target
+		log.Info("listening", c.describe(ln, target, tlsConfig != nil)...)
+	}
+	var once *onceResolver
+	if c.RunOnce {
+		once = &onceResolver{next: opts.Resolver, conns: conns, done: make(chan struct{})}
+		opts.Resolver = once
+	}
+	srv, err := proxy.NewServer(opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return c.serve(ctx, srv, ln, conns, once, log)
+}
+
+// ignoreHUP logs the SIGHUPs that come without a certificate to reload
+// (websockify would die of them), until ctx is done.
+func ignoreHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
+	for {
+		select {
+		case <-hup:
+			log.Info("SIGHUP: no certificate to reload")
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// serve runs srv on ln until a signal (ctx), --timeout, --idle-timeout,
+// --run-once or the end of an inetd connection, then shuts it down.
+func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener, conns *tracker, once *onceResolver, log *slog.Logger) error {
+	// Sessions outlive ctx: shutdown closes them.
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.WithoutCancel(ctx), ln) }()
+
+	var timeout <-chan time.Time
+	if c.Timeout > 0 {
+		t := time.NewTimer(time.Duration(c.Timeout))
+		defer t.Stop()
+		timeout = t.C
+	}
+	_, single := ln.(*singleListener)
+	idle := make(chan struct{})
+	if c.IdleTimeout > 0 || single {
+		// With a connected socket from inetd, "idle" is when it has closed.
+		d := time.Duration(c.IdleTimeout)
+		if single {
+			d = 0
+		}
+		waitCtx, stopWaiting := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stopWaiting(); <-done }()
+		go func() {
+			defer close(done)
+			if conns.waitIdle(waitCtx, d) == nil {
+				close(idle)
+			}
+		}()
+	}
+	var runOnce <-chan struct{}
+	if once != nil {
+		runOnce = once.done
+	}
+
+	var (
+		err       error
+		unbounded bool // wait for the sessions to end, until a signal
+	)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down on signal", "sessions", srv.Active(), "shutdown_timeout", time.Duration(c.ShutdownTimeout))
+	case <-timeout:
+		log.Info("listener exit due to --timeout: waiting for the sessions to end", "sessions", srv.Active())
+		unbounded = true
+	case <-idle:
+		if single {
+			log.Info("inetd connection closed")
+		} else {
+			log.Info("exit due to --idle-timeout", "idle_timeout", time.Duration(c.IdleTimeout))
+		}
+	case <-runOnce:
+		log.Info("exiting due to --run-once")
+	case err = <-served:
+		err = fmt.Errorf("serve: %w", err)
+		served <- nil
+	}
+	if serr := c.shutdown(ctx, srv, unbounded); serr != nil {
+		log.Info("sessions closed at the end of the shutdown timeout", "err", serr)
+	}
+	<-served
+	return err
+}
+
+// shutdown stops srv: it stops accepting at once, then waits for the open
+// sessions for --shutdown-timeout (if unbounded, until ctx is done, then
+// --shutdown-timeout more), then closes those left with 1001. A signal
+// received meanwhile closes them at once.
+func (c *rootCmd) shutdown(ctx context.Context, srv *proxy.Server, unbounded bool) error {
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if unbounded {
+			select {
+			case <-ctx.Done():
+			case <-stop:
+				return
+			}
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		t := time.NewTimer(time.Duration(c.ShutdownTimeout))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-sig:
+		case <-stop:
+			return
+		}
+		cancel()
+	})
+	err := srv.Shutdown(sctx)
+	close(stop)
+	wg.Wait()
+	return err
+}
+
+// target returns the target the options name, without the address of a
+// wrapped command (runWrapped returns it).
+func (c *rootCmd) target() (proxy.Target, error) {
+	if c.UnixTarget != "" {
+		return proxy.Target{Network: "unix", Address: c.UnixTarget}, nil
+	}
+	t := proxy.Target{Network: "tcp"}
+	if c.Target != "" {
+		host, port, err := parseTarget(c.Target)
+		if err != nil {
+			return t, err
+		}
+		t.Address = net.JoinHostPort(host, strconv.Itoa(port))
+		if c.SSLTarget {
+			t.TLS = targetTLSConfig(host)
+		}
+	}
+	return t, nil
+}
+
+// describe returns the attributes of the "listening" log line.
+func (c *rootCmd) describe(ln net.Listener, t proxy.Target, tlsOn bool) []any {
+	attrs := []any{"addr", ln.Addr().String()}
+	if c.Inetd {
+		attrs = []any{"addr", "inetd"}
+	}
+	attrs = append(attrs, "target", t.String())
+	if c.Wrap != nil {
+		attrs = append(attrs, "wrap", c.Wrap)
+	}
+	attrs = append(attrs, "tls", tlsOn, "ssl_only", c.SSLOnly, "ssl_target", c.SSLTarget)
+	if c.Web != "" {
+		attrs = append(attrs, "web", c.Web, "file_only", c.FileOnly)
+	}
+	return attrs
+}
+
+// warnIgnored logs the options that have no effect, as websockify accepts
+// them silently.
+func (c *rootCmd) warnIgnored(log *slog.Logger) {
+	if c.Libserver {
+		log.Warn("--libserver is not needed and is ignored: wsproxy has a single server engine")
+	}
+	if c.FileOnly && c.Web == "" {
+		log.Warn("--file-only has no effect without --web")
+	}
+	if c.CAFile != "" && !c.VerifyClient {
+		log.Warn("--cafile has no effect without --verify-client")
+	}
+	if c.UnixListenMode != "0600" && c.UnixListen == "" {
+		log.Warn("--unix-listen-mode has no effect without --unix-listen")
+	}
+}
+
+// orNoLimit maps a timeout option, where 0 means no limit, to the proxy's
+// convention, where a negative value does.
+func orNoLimit(s seconds) time.Duration {
+	if s == 0 {
+		return -1
+	}
+	return time.Duration(s)
+}
+
+// seconds is a duration option, given in seconds as websockify takes them
+// ("30", or "0.5"), or as a Go duration ("500ms", "2m").
+type seconds time.Duration
+
+// UnmarshalText parses a number of seconds or a Go duration.
+func (s *seconds) UnmarshalText(b []byte) error {
+	text := string(b)
+	if f, err := strconv.ParseFloat(text, 64); err == nil {
+		if !(f >= 0 && f <= float64(1<<63-1)/float64(time.Second)) {
+			return fmt.Errorf("%q: want a number of seconds >= 0", text)
+		}
+		*s = seconds(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q: want a number of seconds (30, 0.5) or a duration (500ms, 2m)", text)
+	}
+	*s = seconds(d)
+	return nil
 }

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/record"
+)
+
+// recordFlags are the recording options, embedded in rootCmd.
+type recordFlags struct {
+	Record        string        `env:"WSPROXY_RECORD" type:"path" placeholder:"FILE" group:"Recording" help:"Record each session to FILE.1, FILE.2, … as websockify does, but never overwriting a file that exists (in the format of --record-format)."`
+	RecordDir     string        `env:"WSPROXY_RECORD_DIR" type:"path" placeholder:"DIR" group:"Recording" help:"Record each session to a file in DIR (created as needed), named by --record-name."`
+	RecordName    string        `env:"WSPROXY_RECORD_NAME" placeholder:"TEMPLATE" group:"Recording" help:"File name template under --record-dir, with {start} {date} {session} {client} {token} {target} {user}; may contain /. Default: {start}_{session}.wsrec (.txt for the websockify format)."`
+	RecordFormat  string        `env:"WSPROXY_RECORD_FORMAT" default:"wsrec" enum:"wsrec,websockify" group:"Recording" help:"wsrec (compressed, timestamped, tamper-evident; see format/SPEC.md) or websockify (websockify's text format, for noVNC's playback page)."`
+	RecordMode    string        `env:"WSPROXY_RECORD_MODE" default:"0600" placeholder:"MODE" group:"Recording" help:"Permissions of recording files, in octal. Default: 0600."`
+	RecordFlush   time.Duration `env:"WSPROXY_RECORD_FLUSH" default:"1s" placeholder:"DURATION" group:"Recording" help:"Longest time a recorded message stays in memory before it is written; a SIGKILL loses at most this much. Default: 1s."`
+	RecordSignKey string        `env:"WSPROXY_RECORD_SIGN_KEY" type:"path" placeholder:"FILE" group:"Recording" help:"Sign each recording's seal with this Ed25519 private key (PEM, PKCS #8: openssl genpkey -algorithm ed25519)."`
+	RecordMaxSize string        `env:"WSPROXY_RECORD_MAX_SIZE" placeholder:"SIZE" group:"Recording" help:"Continue a session's recording in a new part (NAME.part1.wsrec, …) when its file reaches SIZE bytes (suffixes K, M, G: powers of 1024). Default: no limit."`
+	RecordPolicy  string        `env:"WSPROXY_RECORD_POLICY" default:"strict" enum:"strict,best-effort" group:"Recording" help:"When a recording cannot be written: strict closes the session (status 1011) so no traffic passes unrecorded; best-effort keeps it and marks the gap in the recording."`
+}
+
+// enabled reports whether sessions are recorded.
+func (f *recordFlags) enabled() bool { return f.Record != "" || f.RecordDir != "" }
+
+// validate checks the recording flags on their own.
+func (f *recordFlags) validate() error {
+	if f.Record != "" && f.RecordDir != "" {
+		return errors.New("give --record or --record-dir, not both")
+	}
+	if !f.enabled() {
+		for name, set := range map[string]bool{
+			"--record-name": f.RecordName != "", "--record-sign-key": f.RecordSignKey != "", "--record-max-size": f.RecordMaxSize != "",
+		} {
+			if set {
+				return fmt.Errorf("%s needs --record or --record-dir", name)
+			}
+		}
+	}
+	if f.RecordName != "" && f.RecordDir == "" {
+		return errors.New("--record-name needs --record-dir")
+	}
+	if _, err := parseMode(f.RecordMode); err != nil {
+		return fmt.Errorf("--record-mode: %w", err)
+	}
+	if f.RecordFormat == "websockify" && (f.RecordSignKey != "" || f.RecordMaxSize != "") {
+		return errors.New("--record-sign-key and --record-max-size need --record-format wsrec: websockify's format has no seal and no parts")
+	}
+	if _, err := parseSize(f.RecordMaxSize); err != nil {
+		return fmt.Errorf("--record-max-size: %w", err)
+	}
+	if f.RecordFlush <= 0 {
+		return fmt.Errorf("--record-flush %v: must be positive", f.RecordFlush)
+	}
+	return nil
+}
+
+// recorder returns the recorder the flags describe, or nil when sessions
+// are not recorded.
+func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
+	if !f.enabled() {
+		return nil, nil
+	}
+	mode, _ := parseMode(f.RecordMode)
+	size, _ := parseSize(f.RecordMaxSize)
+	opts := record.Options{
+		Dir: f.RecordDir, Name: f.RecordName, File: f.Record,
+		Format: record.Format(f.RecordFormat), Mode: mode, FlushInterval: f.RecordFlush,
+		MaxSize: size, Policy: record.Policy(f.RecordPolicy), Logger: log,
+	}
+	if f.RecordSignKey != "" {
+		key, err := readSignKey(f.RecordSignKey)
+		if err != nil {
+			return nil, &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--record-sign-key: %w", err)}
+		}
+		opts.SignKey = key
+	}
+	rec, err := record.New(opts)
+	if err != nil {
+		return nil, &cli.ExitError{Code: cli.ExitUsage, Err: err}
+	}
+	return rec, nil
+}
+
+// parseMode parses file permissions in octal, as websockify reads
+// --unix-listen-mode.
+func parseMode(s string) (os.FileMode, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("%q is not an octal file mode such as 0600", s)
+	}
+	return os.FileMode(m), nil
+}
+
+// parseSize parses "" (0), a number of bytes, or one with a K, M or G
+// suffix (powers of 1024, an optional trailing B or iB).
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v <= 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 512M", s)
+	}
+	return v * mult, nil
+}
+
+// readSignKey reads an Ed25519 private key from a PEM file (PKCS #8).
+func readSignKey(name string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", name)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T, not an Ed25519 private key", name, k)
+	}
+	return key, nil
+}
+
+// newTap returns the proxy's tap factory for rec.
+func newTap(rec *record.Recorder) func(context.Context, *proxy.SessionInfo) (proxy.Tap, error) {
+	hostname, _ := os.Hostname()
+	program := cli.Version("wsproxy")
+	return func(_ context.Context, info *proxy.SessionInfo) (proxy.Tap, error) {
+		s, err := rec.Start(sessionHeader(info, program, hostname))
+		if err != nil {
+			return nil, err
+		}
+		return tap{s}, nil
+	}
+}
+
+// sessionHeader is the recording header for a proxied session.
+func sessionHeader(info *proxy.SessionInfo, program, hostname string) format.Header {
+	meta := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			meta[k] = v
+		}
+	}
+	if info.LocalAddr != nil {
+		set(format.MetaListen, info.LocalAddr.String())
+	}
+	client := ""
+	if info.RemoteAddr != nil {
+		client = info.RemoteAddr.String()
+	}
+	set(format.MetaClient, client)
+	if info.ClientAddr != client {
+		set(format.MetaRealClient, info.ClientAddr)
+	}
+	set(format.MetaTarget, info.Target)
+	set(format.MetaToken, info.Token)
+	set(format.MetaUser, info.User)
+	if t := info.TLS; t != nil {
+		set(format.MetaTLSVersion, tls.VersionName(t.Version))
+		set(format.MetaTLSCipher, tls.CipherSuiteName(t.CipherSuite))
+		set(format.MetaTLSClientSubject, t.ClientSubject)
+	}
+	set(format.MetaSubprotocol, info.Subprotocol)
+	set(format.MetaOrigin, info.Origin)
+	set(format.MetaUserAgent, info.UserAgent)
+	set(format.MetaPath, info.Path)
+	set(format.MetaProgram, program)
+	set(format.MetaHostname, hostname)
+	return format.Header{SessionID: format.SessionID(info.ID), Start: info.Start, Meta: meta}
+}
+
+// teeTaps returns a tap factory that gives each session all the taps of
+// factories, or nil when there are none.
+func teeTaps(factories []func(context.Context, *proxy.SessionInfo) (proxy.Tap, error)) func(context.Context, *proxy.SessionInfo) (proxy.Tap, error) {
+	switch len(factories) {
+	case 0:
+		return nil
+	case 1:
+		return factories[0]
+	}
+	return func(ctx context.Context, info *proxy.SessionInfo) (proxy.Tap, error) {
+		var t multiTap
+		for _, f := range factories {
+			tp, err := f(ctx, info)
+			if err != nil {
+				t.Close(proxy.CloseInfo{By: proxy.SideProxy, Code: proxy.CloseInternalError, Reason: "Recording unavailable"})
+				return nil, err
+			}
+			t = append(t, tp)
+		}
+		return t, nil
+	}
+}
+
+// multiTap shows every frame to each of its taps, in order.
+type multiTap []proxy.Tap
+
+func (m multiTap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Duration, payload []byte) error {
+	for _, t := range m {
+		if err := t.Frame(dir, typ, at, payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m multiTap) Close(ci proxy.CloseInfo) error {
+	var errs []error
+	for _, t := range m {
+		errs = append(errs, t.Close(ci))
+	}
+	return errors.Join(errs...)
+}
+
+// tap adapts a recording session to the proxy's Tap.
+type tap struct{ s *record.Session }
+
+func (t tap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Duration, payload []byte) error {
+	d, mt := format.ClientToTarget, format.Binary
+	if dir == proxy.TargetToClient {
+		d = format.TargetToClient
+	}
+	if typ == proxy.MessageText {
+		mt = format.Text
+	}
+	return t.s.Frame(d, mt, at, payload)
+}
+
+func (t tap) Close(ci proxy.CloseInfo) error {
+	by := format.ClosedByUnknown
+	switch ci.By {
+	case proxy.SideClient:
+		by = format.ClosedByClient
+	case proxy.SideTarget:
+		by = format.ClosedByTarget
+	case proxy.SideProxy:
+		by = format.ClosedByProxy
+	}
+	return t.s.Close(ci.Duration, format.CloseInfo{
+		By: by, Code: uint16(ci.Code), Reason: ci.Reason,
+		ClientBytes: uint64(ci.ToTarget), TargetBytes: uint64(ci.ToClient),
+	})
+}
