@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/format"
 )
 
 // TestNoVNC is the end-to-end test of the issue: noVNC's vnc_lite.html,
@@ -45,5 +51,79 @@ func TestNoVNC(t *testing.T) {
 			term.WaitTyped(t, typed)
 			v.WaitCanvas(t, x.Screenshot(t))
 		})
+	}
+}
+
+// TestNoVNCRecorded records a real noVNC session with --record-dir: the
+// recording's metadata and byte counts match the session as wsproxy logged
+// it, and the keys typed in the browser are RFB KeyEvents in the
+// client→target records.
+func TestNoVNCRecorded(t *testing.T) {
+	x := vnctest.StartXvnc(t, vnctest.XvncOptions{})
+	term := x.StartTerminal(t)
+	b := vnctest.StartBrowser(t, vnctest.BrowserOptions{})
+	dir := t.TempDir()
+	p := startBinary(t, nil, "--web", vnctest.NoVNCDir, "--record-dir", dir, "--record-flush", "100ms", "--shutdown-timeout", "0", "127.0.0.1:0", x.RFBAddr)
+	v := b.OpenNoVNC(t, "http://"+p.addr+"/vnc_lite.html", vnctest.NoVNCOptions{})
+	v.WaitConnected(t, x.Width, x.Height)
+	const text = "Audit me 42"
+	v.Type(t, text)
+	term.WaitTyped(t, text)
+
+	p.cmd.Process.Signal(syscall.SIGTERM) // seals the recording
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	names := recordings(t, dir)
+	if len(names) != 1 {
+		t.Fatalf("recordings %v, want one", names)
+	}
+	h, recs, sealed := readRecording(t, names[0])
+	if !sealed {
+		t.Fatal("recording not sealed after SIGTERM")
+	}
+	for k, want := range map[string]string{
+		format.MetaTarget: x.RFBAddr, format.MetaOrigin: "http://" + p.addr,
+	} {
+		if h.Meta[k] != want {
+			t.Errorf("metadata %s = %q, want %q", k, h.Meta[k], want)
+		}
+	}
+	if !strings.Contains(h.Meta[format.MetaUserAgent], "Chrome") {
+		t.Errorf("user agent %q", h.Meta[format.MetaUserAgent])
+	}
+
+	// Byte counts: the records, the close record and wsproxy's log agree.
+	toTarget := bytes.Join(messages(recs, format.ClientToTarget), nil)
+	toClient := bytes.Join(messages(recs, format.TargetToClient), nil)
+	last := recs[len(recs)-1]
+	if last.Kind != format.KindClose || last.Close.ClientBytes != uint64(len(toTarget)) || last.Close.TargetBytes != uint64(len(toClient)) {
+		t.Errorf("close record %+v; records hold %d and %d bytes", last.Close, len(toTarget), len(toClient))
+	}
+	m := regexp.MustCompile(`msg="session closed".* to_target=(\d+) to_client=(\d+)`).FindStringSubmatch(p.stderr.String())
+	if m == nil || m[1] != strconv.Itoa(len(toTarget)) || m[2] != strconv.Itoa(len(toClient)) {
+		t.Errorf("log says %v; records hold %d and %d bytes", m, len(toTarget), len(toClient))
+	}
+	if !bytes.HasPrefix(toClient, []byte("RFB 003.008\n")) {
+		t.Errorf("target→client stream starts %q", toClient[:min(len(toClient), 12)])
+	}
+
+	// Each typed character is a key press in the client→target stream, in
+	// order: a KeyEvent (RFC 6143 §7.5.4: type 4, down-flag 1, padding,
+	// keysym) or, as noVNC sends to servers that offer it, a QEMU extended
+	// key event (type 255, subtype 0, down-flag u16, keysym, keycode).
+	rest := toTarget
+	for _, r := range text {
+		sym := []byte{0, 0, 0, byte(r)} // ASCII keysyms are the code points
+		key := append([]byte{4, 1, 0, 0}, sym...)
+		qemu := append([]byte{255, 0, 0, 1}, sym...)
+		i, j := bytes.Index(rest, key), bytes.Index(rest, qemu)
+		if i < 0 || j >= 0 && j < i {
+			i = j
+		}
+		if i < 0 {
+			t.Fatalf("no key press for %q after the previous key in the recording", r)
+		}
+		rest = rest[i+8:]
 	}
 }
