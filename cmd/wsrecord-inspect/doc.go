@@ -1,5 +1,8 @@
-// Command wsrecord-inspect reads wsproxy recordings on the command line.
-//
-// Its subcommands are being built together with the recording format
-// (package format): this version only prints its help and version.
+// Command wsrecord-inspect reads session recordings on the command line:
+// wsproxy's own (package format) and websockify's (package
+// format/websockify), opened through package format/recfile. Its
+// subcommands summarise recordings (info), list and dump their records
+// (frames, dump), check their integrity (verify), convert and cut them
+// (convert, cut) and chart them (stats); "wsrecord-inspect --help" says how,
+// with examples, and what the exit statuses mean.
 package main

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/alecthomas/kong"
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 )
 
@@ -23,5 +26,24 @@ func main() {
 // selected subcommand, reports errors on stderr and returns the error whose
 // cli.ExitCode is the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return cli.Run(ctx, cli.Program{Name: "wsrecord-inspect", Description: description, Grammar: &rootCmd{}}, args, stdout, stderr)
+	return runEnv(ctx, args, stdout, stderr, &env{now: time.Now})
+}
+
+// env is what commands take from the environment rather than the command
+// line, so that tests can fix it.
+type env struct {
+	now func() time.Time // the clock, for the import time a converted file records
+}
+
+// runEnv is run with env.
+func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e *env) error {
+	root := &rootCmd{Convert: convertCmd{env: e}, Cut: cutCmd{env: e}}
+	err := cli.Run(ctx, cli.Program{Name: "wsrecord-inspect", Description: description, Grammar: root}, args, stdout, stderr)
+	// verify's statuses 0 to 4 are its verdicts: a command line it cannot
+	// use must not look like one of them (2 is "unsealed").
+	if pe, ok := errors.AsType[*kong.ParseError](err); ok && cli.ExitCode(err) == cli.ExitUsage &&
+		pe.Context != nil && pe.Context.Selected() != nil && pe.Context.Selected().Name == "verify" {
+		return &cli.ExitError{Code: exitVerifyUsage, Err: err}
+	}
+	return err
 }

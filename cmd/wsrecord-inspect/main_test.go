@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,7 +16,19 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	dir, err := os.MkdirTemp("", "wsrecord-inspect-test-")
+	if err == nil {
+		err = makeFixtures(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fixtures:", err)
+		os.Exit(1)
+	}
+	fix = dir
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 func TestRun(t *testing.T) {
@@ -25,20 +41,37 @@ func TestRun(t *testing.T) {
 		wantStderr []string // substrings; nil means empty
 	}{
 		{name: "Help", args: []string{"--help"}, wantStdout: []string{
-			"Usage: wsrecord-inspect [flags]",
-			"This version has none",
+			"Usage: wsrecord-inspect <command> [flags]",
+			"Exit status: 0 on success",
 			"Examples:",
-			"    wsrecord-inspect --version\n",
+			"    wsrecord-inspect info session.wsrec\n",
 			"--version    Print the program's version and exit.",
+			"info <path> ... [flags]",
+			"frames <file> [flags]",
+			"dump <file> [flags]",
+			"verify <file> ... [flags]",
+			"convert --output=OUT <in> [flags]",
+			"cut --output=OUT <file> [flags]",
+			"stats <file> [flags]",
+		}},
+		{name: "HelpVerify", args: []string{"verify", "--help"}, wantStdout: []string{
+			"Usage: wsrecord-inspect verify <file> ... [flags]",
+			"0  valid", "1  tampered", "2  unsealed", "3  signature missing", "4  unreadable", "64 usage error",
 		}},
 		{name: "HelpShort", args: []string{"-h"}, wantStdout: []string{"Usage: wsrecord-inspect", "Examples:"}},
 		{name: "ErrUnknownFlag", args: []string{"--bogus"}, wantCode: cli.ExitUsage, wantStderr: []string{
 			"wsrecord-inspect: error: unknown flag --bogus\n",
-			"Usage: wsrecord-inspect [flags]\n",
+			"Usage: wsrecord-inspect <command> [flags]\n",
 			`Run "wsrecord-inspect --help" for more information.`,
 		}},
-		{name: "ErrMissingCommand", wantCode: cli.ExitUsage, wantStderr: []string{"wsrecord-inspect: error: expected a command", `Run "wsrecord-inspect --help"`}},
-		{name: "ErrUnknownCommand", args: []string{"info", "a.wsrec"}, wantCode: cli.ExitUsage, wantStderr: []string{"wsrecord-inspect: error: unexpected argument info", `Run "wsrecord-inspect --help"`}},
+		{name: "ErrMissingCommand", wantCode: cli.ExitUsage, wantStderr: []string{"wsrecord-inspect: error: expected one of", `Run "wsrecord-inspect --help"`}},
+		{name: "ErrUnknownCommand", args: []string{"show", "a.wsrec"}, wantCode: cli.ExitUsage, wantStderr: []string{"wsrecord-inspect: error: unexpected argument show", `Run "wsrecord-inspect --help"`}},
+		{name: "ErrUnknownFlagOfCommand", args: []string{"info", "--bogus", "a.wsrec"}, wantCode: cli.ExitUsage, wantStderr: []string{
+			"wsrecord-inspect: error: unknown flag --bogus\n", `Run "wsrecord-inspect info --help"`,
+		}},
+		{name: "ErrVerifyUsage", args: []string{"verify", "--bogus", "a.wsrec"}, wantCode: exitVerifyUsage, wantStderr: []string{
+			"wsrecord-inspect: error: unknown flag --bogus\n", `Run "wsrecord-inspect verify --help"`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,21 +102,47 @@ func TestRunVersion(t *testing.T) {
 	clitest.AssertContains(t, "stderr", stderr.String(), nil)
 }
 
-// TestExamples runs each example command line of --help: all must parse, and
-// exit 0.
+// TestExamples runs each example command line of --help, in a directory
+// holding the files they name: all must exit 0, and print something or
+// write the file they name. It changes the working directory, so it cannot
+// run in parallel (parallel tests wait until it is done).
 func TestExamples(t *testing.T) {
-	t.Parallel()
+	dir := t.TempDir()
+	copyAs := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyAs(filepath.Join(fix, "recordings", "alice-1.wsrec"), "session.wsrec") // 10 s, signed
+	copyAs(filepath.Join(recordings, "websockify-vnc-session.txt"), "websockify.txt")
+	copyAs(filepath.Join(fix, "signer.pub"), "signer.pub")
+	copyAs(filepath.Join(fix, "signer.key"), "signer.key")
+	if err := os.CopyFS(filepath.Join(dir, "recordings"), os.DirFS(filepath.Join(fix, "recordings"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+
 	examples := clitest.Examples(description, "wsrecord-inspect")
-	if len(examples) < 1 {
-		t.Fatalf("got examples %q, want at least 1", examples)
+	if len(examples) < 10 {
+		t.Fatalf("got examples %q, want one or more for each command", examples)
 	}
 	for _, args := range examples {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			err := run(t.Context(), args, &stdout, &stderr)
 			if err != nil {
-				t.Errorf("got error %v (exit code %d), want nil", err, cli.ExitCode(err))
+				t.Errorf("got error %v (exit code %d), want nil; stderr:\n%s", err, cli.ExitCode(err), &stderr)
+			}
+			if i := slices.Index(args, "-o"); i >= 0 {
+				if _, err := os.Stat(args[i+1]); err != nil {
+					t.Errorf("no output: %v", err)
+				}
+			} else if stdout.Len() == 0 {
+				t.Errorf("got no output")
 			}
 		})
 	}

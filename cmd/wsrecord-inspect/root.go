@@ -1,30 +1,78 @@
 package main
 
-import (
-	"context"
-
-	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+// Exit statuses beyond cli's 0 (success), 1 (failure) and 2 (usage error).
+// verify has its own set: see verify.go.
+const (
+	// exitUnreadable: a file is not a recording, or cannot be opened or
+	// read at all.
+	exitUnreadable = 4
+	// exitDamaged: a recording is damaged or cut off; everything before
+	// the damage was read.
+	exitDamaged = 5
 )
 
 const description = `
-wsrecord-inspect will read the recordings that wsproxy makes: show their
-header, list, dump and verify their frames, and convert them. Its subcommands
-are being built together with the recording format. This version has none: it
-only prints this help (--help) and its version (--version).
+wsrecord-inspect reads session recordings: wsproxy's own (.wsrec) and
+websockify's --record files, told apart by their first bytes. It summarises
+them, lists, dumps and charts their messages, checks their integrity, and
+converts and cuts them.
+
+Times on the command line (--from, --to) are offsets from the start of the
+session, such as 90s, 1m30s or 250ms; a range includes --from and excludes
+--to. Wall-clock times (--since, --until) are RFC 3339, or 2006-01-02,
+2006-01-02T15:04 and 2006-01-02T15:04:05 in UTC. Every command that prints
+data prints JSON instead with --json. A progress bar shows on stderr while a
+large file is read, when stderr is a terminal.
+
+Exit status: 0 on success, 1 on failure, 2 on a usage error, 4 when a file is
+not a recording or cannot be read, 5 when a recording is damaged or cut off
+(everything before the damage is still printed, and the message gives the
+file offset or line of the damage). An unsealed recording whose data ends
+cleanly is read with a warning and exit status 0. verify has its own exit
+statuses: see "wsrecord-inspect verify --help".
 
 Examples:
 
-  # Print the version.
-  wsrecord-inspect --version
+  # Summarise a recording: session, times, bytes each way, seal, signature.
+  wsrecord-inspect info session.wsrec
+
+  # One row per recording under a directory, newest first, of user alice
+  # since 1 November.
+  wsrecord-inspect info --user alice --since 2026-11-01 --sort time --reverse recordings
+
+  # The messages the client sent in the first 10 seconds, then the same
+  # with a full hex dump, and as JSON lines.
+  wsrecord-inspect frames --dir client --to 10s session.wsrec
+  wsrecord-inspect frames --dir client --to 10s --hex session.wsrec
+  wsrecord-inspect frames --json --min-size 100 session.wsrec
+
+  # Check the hash chain, the seal and the signature with a trusted key.
+  wsrecord-inspect verify --pubkey signer.pub session.wsrec
+
+  # Import a websockify recording as a sealed, signed .wsrec file, and
+  # export one for noVNC's playback page.
+  wsrecord-inspect convert websockify.txt -o imported.wsrec --sign-key signer.key
+  wsrecord-inspect convert session.wsrec -o session.txt --to websockify
+
+  # Keep the 2 seconds after the first as a recording of its own.
+  wsrecord-inspect cut session.wsrec --from 1s --to 3s -o slice.wsrec
+
+  # Throughput and message sizes, as a chart on the terminal and an image.
+  wsrecord-inspect stats session.wsrec --png stats.png
+
+  # The bytes the target sent, as one stream, to a file.
+  wsrecord-inspect dump --dir target session.wsrec -o target.bin
 `
 
 // rootCmd is wsrecord-inspect's command line. Each subcommand is a field
 // tagged cmd:"" whose type, defined in a file of its own (info.go: infoCmd),
 // has a Run method.
-type rootCmd struct{}
-
-// Run stands in for the subcommands until the first one exists; then kong
-// itself rejects a command line without one, and Run must go.
-func (c *rootCmd) Run(ctx context.Context) error {
-	return cli.Usagef("expected a command, and none is implemented yet")
+type rootCmd struct {
+	Info    infoCmd    `cmd:"" help:"Summarise recordings: one in detail, or one row each for several or a directory."`
+	Frames  framesCmd  `cmd:"" help:"List a recording's records, one line each."`
+	Dump    dumpCmd    `cmd:"" help:"Write the payload bytes of a recording's messages to stdout or a file."`
+	Verify  verifyCmd  `cmd:"" help:"Check recordings' hash chain, seal and signature."`
+	Convert convertCmd `cmd:"" help:"Convert a recording to wsrec, websockify or JSON lines."`
+	Cut     cutCmd     `cmd:"" help:"Write a time slice of a recording as a new sealed recording."`
+	Stats   statsCmd   `cmd:"" help:"Chart a recording's throughput and message sizes."`
 }
