@@ -83,8 +83,15 @@ func (c *rootCmd) listen(ctx context.Context, conns *tracker, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	network := "tcp"
+	if c.Wrap != nil && (host == "" || host == "0.0.0.0") {
+		// As websockify, IPv4 only: rebind.so moves only the wrapped
+		// command's IPv4 bind of the port, and a command that also binds
+		// it on IPv6 (Xvnc does) must not find it taken.
+		network = "tcp4"
+	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := lc.Listen(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ type daemon struct {
 }
 
 // detach runs the daemon mode of -D. Call it after the command line was
-// parsed and before anything is opened or listened on; args are the
+// checked and before listening or opening what the daemon keeps; args are the
 // arguments to re-execute the program with, normally os.Args[1:] as they
 // are (-D included: see detachEnv).
 //
@@ -310,8 +310,9 @@ type pidFile struct {
 // containers soonest), or is empty, is replaced. A file that does not hold a
 // pid is left alone and is an error: the path may be a mistake.
 //
-// The file is readable by everyone (mode 0644, less the umask); websockify,
-// which sets its umask to 0 when it daemonizes, has no pid file.
+// The file has mode 0644, whatever the umask. (websockify has no pid file;
+// wsproxy keeps the umask, where websockify sets it to 0 when it
+// daemonizes, which leaves its recordings writable by everyone.)
 func createPIDFile(path string) (*pidFile, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -325,7 +326,7 @@ func createPIDFile(path string) (*pidFile, error) {
 	defer os.Remove(tmp.Name())
 	_, err = fmt.Fprintf(tmp, "%d\n", pf.pid)
 	if err == nil {
-		err = tmp.Chmod(0o644 &^ fs.FileMode(umask()))
+		err = tmp.Chmod(0o644) // CreateTemp made it 0600
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -405,13 +406,4 @@ func (pf *pidFile) Remove() error {
 		return fmt.Errorf("pid file: %w", err)
 	}
 	return nil
-}
-
-// umask returns the process's file mode creation mask. Reading it means
-// setting it; the two calls are not atomic, which is harmless here because
-// nothing else in wsproxy changes it.
-func umask() int {
-	m := syscall.Umask(0)
-	syscall.Umask(m)
-	return m
 }

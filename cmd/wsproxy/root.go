@@ -288,17 +288,22 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			return err
 		}
 	}
+	var wrap *wrapped
 	if c.Wrap != nil {
-		addr, stop, err := runWrapped(ctx, c.Wrap, c.WrapMode, log)
+		// The port the wrapped command binds and rebind.so moves; none
+		// with --unix-listen or --inetd.
+		listenPort := 0
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			listenPort = a.Port
+		}
+		wrap, err = runWrapped(ctx, c.Wrap, c.WrapMode, listenPort, log)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("wrap: %w", err)
+			return err
 		}
-		defer func() {
-			if err := stop(); err != nil {
-				log.Error("stopping the wrapped command", "err", err)
-			}
-		}()
+		// After serve, which has shut the server down.
+		defer wrap.Stop()
+		addr := wrap.Target()
 		target.Address = addr
 		if c.SSLTarget {
 			host, _, _ := net.SplitHostPort(addr)
@@ -317,7 +322,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		ln.Close()
 		return err
 	}
-	return c.serve(ctx, srv, ln, conns, once, log)
+	return c.serve(ctx, srv, ln, conns, once, wrap, log)
 }
 
 // ignoreHUP logs the SIGHUPs that come without a certificate to reload
@@ -335,7 +340,7 @@ func ignoreHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
 
 // serve runs srv on ln until a signal (ctx), --timeout, --idle-timeout,
 // --run-once or the end of an inetd connection, then shuts it down.
-func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener, conns *tracker, once *onceResolver, log *slog.Logger) error {
+func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener, conns *tracker, once *onceResolver, wrap *wrapped, log *slog.Logger) error {
 	// Sessions outlive ctx: shutdown closes them.
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.WithoutCancel(ctx), ln) }()
@@ -364,6 +369,10 @@ func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener,
 			}
 		}()
 	}
+	var wrapDone <-chan struct{} // --wrap-mode exit, or respawn giving up
+	if wrap != nil {
+		wrapDone = wrap.Done()
+	}
 	var runOnce <-chan struct{}
 	if once != nil {
 		runOnce = once.done
@@ -385,6 +394,9 @@ func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener,
 		} else {
 			log.Info("exit due to --idle-timeout", "idle_timeout", time.Duration(c.IdleTimeout))
 		}
+	case <-wrapDone:
+		err = wrap.Err()
+		log.Info("exiting: the wrapped command has ended", "err", err)
 	case <-runOnce:
 		log.Info("exiting due to --run-once")
 	case err = <-served:
