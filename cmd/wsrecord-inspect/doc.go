@@ -3,6 +3,7 @@
 // format/websockify), opened through package format/recfile. Its
 // subcommands summarise recordings (info), list and dump their records
 // (frames, dump), check their integrity (verify), convert and cut them
-// (convert, cut) and chart them (stats); "wsrecord-inspect --help" says how,
+// (convert, cut), chart them (stats), and decode the VNC sessions they hold
+// with package format/rfb (rfb, keys); "wsrecord-inspect --help" says how,
 // with examples, and what the exit statuses mean.
 package main

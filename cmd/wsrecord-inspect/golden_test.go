@@ -22,8 +22,9 @@ const goldenDir = "../../testdata/inspect"
 
 // goldenCase is one or more command lines whose output, exit statuses
 // included, must match testdata/inspect/NAME.golden. In the arguments, $REC
-// stands for the format package's fixtures, $FIX for the fixture directory
-// of TestMain and $TMP for the case's own temporary directory.
+// stands for the format package's fixtures, $RFB for format/rfb's, $FIX for
+// the fixture directory of TestMain and $TMP for the case's own temporary
+// directory.
 type goldenCase struct {
 	name  string
 	steps []string // command lines, split on spaces
@@ -176,6 +177,63 @@ var goldenCases = []goldenCase{
 	{name: "stats-websockify", steps: steps("stats $REC/websockify-vnc-session.txt", "stats --json $REC/websockify-vnc-session.txt")},
 	{name: "stats-sealed-small", steps: steps("stats --width 30 $REC/sealed-small.wsrec", "stats --json --width 10 $REC/sealed-small.wsrec")},
 	{name: "stats-other", steps: steps("stats $REC/sealed-empty.wsrec", "stats $REC/truncated-mid-chunk.wsrec", "stats --width 5 $REC/sealed-small.wsrec")},
+
+	// rfb
+	{name: "rfb-xvnc-session", steps: steps("rfb $RFB/xvnc-none-noVNC-like.wsrec")},
+	{name: "rfb-xvnc-session-json", steps: steps("rfb --json $RFB/xvnc-none-noVNC-like.wsrec")},
+	{name: "rfb-filters", steps: steps(
+		"rfb --kind pointer,client-cut-text,server-cut-text $RFB/xvnc-none-noVNC-like.wsrec",
+		"rfb --from 1.2s --to 1.6s --kind key,led-state,stop $RFB/xvnc-none-noVNC-like.wsrec",
+		"rfb --all --to 60ms $RFB/xvnc-none-noVNC-like.wsrec",
+		"rfb --json --kind pointer --from 2.4s --to 2.6s $RFB/xvnc-none-noVNC-like.wsrec",
+	)},
+	{name: "rfb-xvnc-auth", steps: steps(
+		"rfb $RFB/xvnc-vncauth-ok.wsrec",
+		"rfb $RFB/xvnc-vncauth-wrong-password.wsrec",
+		"rfb --json $RFB/xvnc-vncauth-wrong-password.wsrec",
+		"rfb $RFB/xvnc-rfb33.wsrec",
+	)},
+	{name: "rfb-websockify", steps: steps("rfb $REC/websockify-vnc-session.txt", "rfb --json $REC/websockify-vnc-session.txt", "rfb --all $REC/websockify-vnc-session.txt")},
+	{name: "rfb-encrypted", steps: steps("rfb $FIX/rfb/vencrypt-x509.wsrec", "rfb --json --all $FIX/rfb/vencrypt-x509.wsrec")},
+	{name: "rfb-damaged", steps: steps(
+		"rfb $FIX/rfb/xvnc-truncated.wsrec",
+		"rfb --json --kind key $FIX/rfb/xvnc-tampered.wsrec",
+		"rfb $FIX/rfb/websockify-cut.txt",
+		"rfb --to 1s $FIX/rfb/xvnc-truncated.wsrec",
+	)},
+	{name: "rfb-not-rfb", steps: steps(
+		"rfb $REC/sealed-small.wsrec",
+		"rfb $REC/truncated-mid-chunk.wsrec",
+		"rfb $REC/tampered-chunk1.wsrec",
+		"rfb $REC/unsealed-killed.wsrec",
+		"rfb $REC/sealed-empty.wsrec",
+		"rfb $REC/websockify-vnc-session.client.json",
+	)},
+	{name: "rfb-usage", steps: steps("rfb --kind keys $RFB/xvnc-rfb33.wsrec", "rfb --kind key --all $RFB/xvnc-rfb33.wsrec", "rfb --from 2s --to 1s $RFB/xvnc-rfb33.wsrec")},
+	{name: "rfb-novnc-chromium", steps: steps("rfb $REC/novnc-chromium-session.wsrec", "rfb --json --kind key,pointer,client-cut-text,server-cut-text $REC/novnc-chromium-session.wsrec")},
+
+	// keys
+	{name: "keys-xvnc-session", steps: steps(
+		"keys $RFB/xvnc-none-noVNC-like.wsrec",
+		"keys --json $RFB/xvnc-none-noVNC-like.wsrec",
+		"keys --from 1.25s --to 2s $RFB/xvnc-none-noVNC-like.wsrec",
+		"keys --to 1.5s $RFB/xvnc-none-noVNC-like.wsrec",
+	)},
+	{name: "keys-websockify", steps: steps("keys $REC/websockify-vnc-session.txt", "keys --json $REC/websockify-vnc-session.txt")},
+	{name: "keys-other", steps: steps(
+		"keys $RFB/xvnc-rfb33.wsrec",
+		"keys $RFB/xvnc-vncauth-wrong-password.wsrec",
+		"keys --json $RFB/xvnc-vncauth-wrong-password.wsrec",
+		"keys $FIX/rfb/vencrypt-x509.wsrec",
+		"keys $REC/sealed-small.wsrec",
+		"keys --from 2s --to 1s $RFB/xvnc-rfb33.wsrec",
+	)},
+	{name: "keys-damaged", steps: steps(
+		"keys $FIX/rfb/xvnc-truncated.wsrec",
+		"keys --json $FIX/rfb/xvnc-tampered.wsrec",
+		"keys $FIX/rfb/websockify-cut.txt",
+	)},
+	{name: "keys-novnc-chromium", steps: steps("keys $REC/novnc-chromium-session.wsrec", "keys --json $REC/novnc-chromium-session.wsrec")},
 }
 
 // TestGolden runs every golden case. Run with -update to rewrite the
@@ -189,7 +247,7 @@ func TestGolden(t *testing.T) {
 			var out bytes.Buffer
 			for _, line := range gc.steps {
 				fmt.Fprintf(&out, "$ wsrecord-inspect %s\n", line)
-				args := strings.Fields(strings.NewReplacer("$REC", recordings, "$FIX", fix, "$TMP", tmp).Replace(line))
+				args := strings.Fields(strings.NewReplacer("$REC", recordings, "$RFB", rfbFixtures, "$FIX", fix, "$TMP", tmp).Replace(line))
 				var stdout, stderr bytes.Buffer
 				err := runEnv(t.Context(), args, &stdout, &stderr, &env{now: func() time.Time { return testNow }})
 				so := stdout.String()
@@ -231,7 +289,7 @@ var randomSessionID = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 // normalize replaces what differs from run to run: the directories, and
 // the random session IDs of new recordings (but the fixtures' own).
 func normalize(s, tmp string) string {
-	s = strings.NewReplacer(tmp, "$TMP", fix, "$FIX", recordings, "$REC").Replace(s)
+	s = strings.NewReplacer(tmp, "$TMP", fix, "$FIX", recordings, "$REC", rfbFixtures, "$RFB").Replace(s)
 	return randomSessionID.ReplaceAllStringFunc(s, func(id string) string {
 		for _, known := range append([]string{"0123456789abcdef0123456789abcdef"}, sessionIDs()...) {
 			if id == known {

@@ -23,6 +23,7 @@ const recordings = "../../testdata/recordings"
 //	signer.pub, signer.key  the key sealed-signed.wsrec is signed with
 //	other.pub               another key
 //	recordings/             recordings of several users, for info
+//	rfb/                    damaged and encrypted RFB sessions (rfb_test.go)
 var fix string
 
 // signKey is the key of sealed-signed.wsrec (format's golden_test.go).
@@ -38,6 +39,9 @@ func makeFixtures(dir string) error {
 		if err := writeKey(filepath.Join(dir, name), key); err != nil {
 			return err
 		}
+	}
+	if err := makeRFBFixtures(dir); err != nil {
+		return err
 	}
 	recs := filepath.Join(dir, "recordings")
 	if err := os.MkdirAll(filepath.Join(recs, "2026-10"), 0o755); err != nil {

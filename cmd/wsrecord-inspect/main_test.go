@@ -53,6 +53,8 @@ func TestRun(t *testing.T) {
 			"convert --output=OUT <in> [flags]",
 			"cut --output=OUT <file> [flags]",
 			"stats <file> [flags]",
+			"rfb <file> [flags]",
+			"keys <file> [flags]",
 		}},
 		{name: "HelpVerify", args: []string{"verify", "--help"}, wantStdout: []string{
 			"Usage: wsrecord-inspect verify <file> ... [flags]",
@@ -119,6 +121,7 @@ func TestExamples(t *testing.T) {
 	}
 	copyAs(filepath.Join(fix, "recordings", "alice-1.wsrec"), "session.wsrec") // 10 s, signed
 	copyAs(filepath.Join(recordings, "websockify-vnc-session.txt"), "websockify.txt")
+	copyAs(filepath.Join(recordings, noVNCFixture), "vnc-session.wsrec")
 	copyAs(filepath.Join(fix, "signer.pub"), "signer.pub")
 	copyAs(filepath.Join(fix, "signer.key"), "signer.key")
 	if err := os.CopyFS(filepath.Join(dir, "recordings"), os.DirFS(filepath.Join(fix, "recordings"))); err != nil {

@@ -14,8 +14,9 @@ const (
 const description = `
 wsrecord-inspect reads session recordings: wsproxy's own (.wsrec) and
 websockify's --record files, told apart by their first bytes. It summarises
-them, lists, dumps and charts their messages, checks their integrity, and
-converts and cuts them.
+them, lists, dumps and charts their messages, checks their integrity,
+converts and cuts them, and shows the VNC sessions they hold: what was
+typed, clicked, copied and pasted.
 
 Times on the command line (--from, --to) are offsets from the start of the
 session, such as 90s, 1m30s or 250ms; a range includes --from and excludes
@@ -62,6 +63,14 @@ Examples:
 
   # The bytes the target sent, as one stream, to a file.
   wsrecord-inspect dump --dir target session.wsrec -o target.bin
+
+  # A VNC session: its handshake, then a timeline of keys, clicks, clipboard
+  # and screen updates; then only the clipboard, as JSON lines.
+  wsrecord-inspect rfb vnc-session.wsrec
+  wsrecord-inspect rfb --kind client-cut-text,server-cut-text --json vnc-session.wsrec
+
+  # What the user of a VNC session typed, line by line, with times.
+  wsrecord-inspect keys vnc-session.wsrec
 `
 
 // rootCmd is wsrecord-inspect's command line. Each subcommand is a field
@@ -75,4 +84,6 @@ type rootCmd struct {
 	Convert convertCmd `cmd:"" help:"Convert a recording to wsrec, websockify or JSON lines."`
 	Cut     cutCmd     `cmd:"" help:"Write a time slice of a recording as a new sealed recording."`
 	Stats   statsCmd   `cmd:"" help:"Chart a recording's throughput and message sizes."`
+	RFB     rfbCmd     `cmd:"" name:"rfb" help:"Show a VNC session: its handshake, then a timeline of keys, pointer, clipboard and screen updates."`
+	Keys    keysCmd    `cmd:"" help:"Show what the user of a VNC session typed, as lines of text with their times."`
 }

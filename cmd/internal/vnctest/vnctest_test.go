@@ -82,3 +82,18 @@ func TestVNCAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestClickPaste checks Click and Paste: text pasted into noVNC reaches the
+// terminal when a middle click there asks the X server for the selection,
+// which Xvnc then takes from noVNC's clipboard.
+func TestClickPaste(t *testing.T) {
+	x := vnctest.StartXvnc(t, vnctest.XvncOptions{Width: 320, Height: 200})
+	term := x.StartTerminal(t)
+	addr := startWebsockify(t, x.RFBAddr, nil)
+	b := vnctest.StartBrowser(t, vnctest.BrowserOptions{})
+	v := b.OpenNoVNC(t, "http://"+addr+"/vnc_lite.html", vnctest.NoVNCOptions{})
+	v.WaitConnected(t, x.Width, x.Height)
+	v.Paste(t, "pasted ✓")
+	v.Click(t, 10, 10, vnctest.ButtonMiddle, 1) // in the terminal
+	term.WaitTyped(t, "pasted ✓")
+}
