@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wsproxy/wsproxy/proxy"
+)
+
+// websockify's token and auth plugins (--token-plugin, --auth-plugin), by
+// the class names websockify takes: a bare name, or one prefixed with its
+// module (websockify.token_plugins.TokenFile). Python plugins of other
+// modules cannot be loaded.
+
+const (
+	tokenModule = "websockify.token_plugins"
+	authModule  = "websockify.auth_plugins"
+)
+
+// pluginOptions are the command-line options that choose the target by
+// token and authenticate clients. The zero value means neither.
+type pluginOptions struct {
+	TargetConfig string // --target-config FILE: deprecated, --token-plugin TokenFile --token-source FILE
+	TokenPlugin  string // --token-plugin CLASS
+	TokenSource  string // --token-source ARG
+	HostToken    bool   // --host-token: the token is the Host header, not the token query parameter
+	AuthPlugin   string // --auth-plugin CLASS
+	AuthSource   string // --auth-source ARG
+
+	// What else names a target, for the usage check: a token plugin
+	// excludes them, as in websockify.
+	Target     string // the target_addr:target_port argument
+	UnixTarget string // --unix-target FILE
+	Wrap       bool   // -- WRAP_COMMAND_LINE was given
+
+	SSLTarget    bool   // --ssl-target: TLS to the targets, verified (system roots, SNI)
+	SSLTargetCA  string // --ssl-target-ca FILE: verify targets against these PEM certificates instead
+	VerifyClient bool   // --verify-client, which ClientCertCNAuth needs
+
+	// LookupTimeout bounds each token lookup over the network (BaseTokenAPI,
+	// JSONTokenApi, TokenRedis). Zero means proxy.DefaultLookupTimeout.
+	LookupTimeout time.Duration
+}
+
+// tokenPlugins are the token plugins by websockify's class names; each
+// returns the plugin for a source, and its Close (nil if none).
+var tokenPlugins = map[string]func(src string, o pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error){
+	"ReadOnlyTokenFile": func(src string, _ pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		t, err := proxy.NewTokenFile(src, proxy.TokenFileOptions{Logger: log})
+		return t, nil, err
+	},
+	"TokenFile": func(src string, _ pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		t, err := proxy.NewTokenFile(src, proxy.TokenFileOptions{Reload: true, Logger: log})
+		return t, nil, err
+	},
+	"TokenFileName": func(src string, _ pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		t, err := proxy.NewTokenFileName(src)
+		return t, nil, err
+	},
+	"BaseTokenAPI": func(src string, o pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		return tokenAPI(src, proxy.TokenAPIOptions{Timeout: o.LookupTimeout})
+	},
+	"JSONTokenApi": func(src string, o pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		return tokenAPI(src, proxy.TokenAPIOptions{JSON: true, Timeout: o.LookupTimeout})
+	},
+	"JWTTokenApi": func(src string, _ pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		t, err := proxy.NewJWTTokens(src, proxy.JWTOptions{Logger: log})
+		return t, nil, err
+	},
+	"TokenRedis": func(src string, o pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		t, err := proxy.NewRedisTokens(src, proxy.RedisOptions{Timeout: o.LookupTimeout})
+		if err != nil {
+			return nil, nil, err
+		}
+		// go-redis logs through a logger of its own, the process's
+		// standard error by default: into the log, where a failed lookup
+		// is already reported with its cause.
+		redis.SetLogger(redisLog{log})
+		return t, t, nil
+	},
+	"UnixDomainSocketDirectory": func(src string, _ pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
+		t, err := proxy.NewSocketDir(src)
+		return t, nil, err
+	},
+}
+
+func tokenAPI(src string, opts proxy.TokenAPIOptions) (proxy.Tokens, io.Closer, error) {
+	t, err := proxy.NewTokenAPI(src, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, t, nil
+}
+
+// authPlugins are the auth plugins by websockify's class names.
+var authPlugins = map[string]func(src string) (proxy.Authenticator, error){
+	"BasicHTTPAuth": func(src string) (proxy.Authenticator, error) {
+		// websockify's source is "user:password"; a source without a
+		// colon is an htpasswd file of bcrypt hashes.
+		if user, password, ok := strings.Cut(src, ":"); ok {
+			return proxy.NewBasicAuth(user, password), nil
+		}
+		path, err := filepath.Abs(src)
+		if err != nil {
+			return nil, err
+		}
+		return proxy.NewBasicAuthFile(path)
+	},
+	"ExpectOrigin": func(src string) (proxy.Authenticator, error) {
+		return proxy.NewExpectOrigin(strings.Fields(src)...), nil
+	},
+	"ClientCertCNAuth": func(src string) (proxy.Authenticator, error) {
+		return proxy.NewClientCertCN(strings.Fields(src)...), nil
+	},
+}
+
+// tokenPlugin returns the class name of the token plugin, "" if none:
+// --target-config is TokenFile.
+func (o pluginOptions) tokenPlugin() string {
+	if o.TargetConfig != "" && o.TokenPlugin == "" {
+		return "TokenFile"
+	}
+	return pluginClass(o.TokenPlugin, tokenModule)
+}
+
+// tokenSource returns the source of the token plugin.
+func (o pluginOptions) tokenSource() string {
+	if o.TargetConfig != "" {
+		return o.TargetConfig
+	}
+	return o.TokenSource
+}
+
+// usesTokens reports whether a token plugin chooses the target: then no
+// target argument, --unix-target or WRAP_COMMAND_LINE is given.
+func (o pluginOptions) usesTokens() bool { return o.TargetConfig != "" || o.TokenPlugin != "" }
+
+// pluginClass strips websockify's module prefix from a class name; a name
+// in another module is kept whole, and so unknown.
+func pluginClass(name, module string) string {
+	if class, ok := strings.CutPrefix(name, module+"."); ok {
+		return class
+	}
+	return name
+}
+
+// validate checks the plugin options as websockify does, and more: a
+// token plugin and a target exclude each other, and each plugin needs
+// its source. It returns an error naming the options at fault.
+func (o pluginOptions) validate() error {
+	switch {
+	case o.TargetConfig != "" && o.TokenPlugin != "":
+		return errors.New("give --target-config or --token-plugin, not both (--target-config FILE is --token-plugin TokenFile --token-source FILE)")
+	case o.TokenSource != "" && o.TokenPlugin == "":
+		return errors.New("--token-source needs --token-plugin")
+	case o.HostToken && !o.usesTokens():
+		return errors.New("--host-token needs --token-plugin")
+	case o.AuthSource != "" && o.AuthPlugin == "":
+		return errors.New("--auth-source needs --auth-plugin")
+	case o.SSLTargetCA != "" && !o.SSLTarget:
+		return errors.New("--ssl-target-ca needs --ssl-target")
+	}
+	if o.usesTokens() {
+		class := o.tokenPlugin()
+		if _, ok := tokenPlugins[class]; !ok {
+			return unknownPlugin("--token-plugin", o.TokenPlugin, tokenModule, slices.Sorted(maps.Keys(tokenPlugins)))
+		}
+		switch {
+		case o.tokenSource() == "":
+			return fmt.Errorf("--token-plugin %s needs --token-source", class)
+		case o.Target != "":
+			return fmt.Errorf("unexpected argument %s: with a token plugin the token chooses the target", o.Target)
+		case o.UnixTarget != "":
+			return errors.New("give --unix-target or a token plugin, not both (UnixDomainSocketDirectory maps tokens to unix sockets)")
+		case o.Wrap:
+			return errors.New("give -- WRAP_COMMAND_LINE or a token plugin, not both")
+		}
+		if class == "TokenRedis" {
+			if _, err := proxy.ParseRedisSource(o.tokenSource()); err != nil {
+				return fmt.Errorf("--token-source: %w", err)
+			}
+		}
+	}
+	if o.AuthPlugin != "" {
+		class := pluginClass(o.AuthPlugin, authModule)
+		if _, ok := authPlugins[class]; !ok {
+			return unknownPlugin("--auth-plugin", o.AuthPlugin, authModule, slices.Sorted(maps.Keys(authPlugins)))
+		}
+		switch {
+		case strings.TrimSpace(o.AuthSource) == "":
+			return fmt.Errorf("--auth-plugin %s needs --auth-source", class)
+		case class == "ClientCertCNAuth" && !o.VerifyClient:
+			return errors.New("--auth-plugin ClientCertCNAuth needs --verify-client: only a verified client certificate counts")
+		}
+	}
+	return nil
+}
+
+func unknownPlugin(flag, name, module string, known []string) error {
+	if strings.Contains(name, ".") && !strings.HasPrefix(name, module+".") {
+		return fmt.Errorf("%s %s: only websockify's own plugins are built in (%s), Python classes cannot be loaded", flag, name, strings.Join(known, ", "))
+	}
+	return fmt.Errorf("%s %s: unknown plugin; want one of %s", flag, name, strings.Join(known, ", "))
+}
+
+// buildPlugins returns the Resolver of the token plugin (nil without one:
+// the target is fixed) and the Authenticator of the auth plugin (nil
+// without one), and stop, which releases what they hold (connections to
+// Redis or to a token API) and must be called once after the server has
+// shut down. It returns the error of validate, and errors for sources
+// that cannot be used (a missing token file, a bad key); stop is then a
+// no-op.
+func buildPlugins(o pluginOptions, log *slog.Logger) (_ proxy.Resolver, _ proxy.Authenticator, stop func(), err error) {
+	var closer io.Closer // of the token plugin, if it has one
+	defer func() {
+		if err != nil && closer != nil {
+			closer.Close()
+		}
+	}()
+	stop = func() {}
+	if err := o.validate(); err != nil {
+		return nil, nil, stop, err
+	}
+	var resolver proxy.Resolver
+	if o.usesTokens() {
+		class, src := o.tokenPlugin(), o.tokenSource()
+		if class == "TokenFile" || class == "ReadOnlyTokenFile" || class == "JWTTokenApi" {
+			// Read again later: absolute, as websockify makes
+			// --target-config, whatever the working directory becomes.
+			if src, err = filepath.Abs(src); err != nil {
+				return nil, nil, stop, err
+			}
+		}
+		var tokens proxy.Tokens
+		if tokens, closer, err = tokenPlugins[class](src, o, log); err != nil {
+			return nil, nil, stop, fmt.Errorf("--token-plugin %s: %w", class, err)
+		}
+		var conf *tls.Config
+		if conf, err = sslTargetConfig(o); err != nil {
+			return nil, nil, stop, err
+		}
+		resolver = &proxy.TokenResolver{Tokens: tokens, HostToken: o.HostToken, TLS: conf}
+		log.Info("targets chosen by token", "plugin", class, "host_token", o.HostToken, "ssl_target", o.SSLTarget)
+	}
+	var auth proxy.Authenticator
+	if o.AuthPlugin != "" {
+		class := pluginClass(o.AuthPlugin, authModule)
+		if auth, err = authPlugins[class](o.AuthSource); err != nil {
+			return nil, nil, stop, fmt.Errorf("--auth-plugin %s: %w", class, err)
+		}
+		log.Info("clients authenticated", "plugin", class)
+	}
+	if closer != nil {
+		stop = func() {
+			if err := closer.Close(); err != nil {
+				log.Warn("closing the token plugin", "err", err)
+			}
+		}
+	}
+	return resolver, auth, stop, nil
+}
+
+// redisLog is go-redis's logger, as debug lines.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "from", "go-redis")
+}
+
+// sslTargetConfig returns the TLS configuration of --ssl-target, to be
+// cloned with ServerName set to each target's host (TokenResolver does):
+// the system's roots, or those of --ssl-target-ca; TLS 1.2 at least, as
+// Python's ssl.create_default_context. It returns nil without
+// --ssl-target, and an error if the CA file holds no certificate.
+func sslTargetConfig(o pluginOptions) (*tls.Config, error) {
+	if !o.SSLTarget {
+		return nil, nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.SSLTargetCA != "" {
+		b, err := os.ReadFile(o.SSLTargetCA)
+		if err != nil {
+			return nil, fmt.Errorf("--ssl-target-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("--ssl-target-ca %s: no PEM certificate", o.SSLTargetCA)
+		}
+		conf.RootCAs = pool
+	}
+	return conf, nil
+}
