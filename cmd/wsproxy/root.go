@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,15 @@ type rootCmd struct {
 	MaxMessageSize   int64   `env:"WSPROXY_MAX_MESSAGE_SIZE" default:"16777216" placeholder:"BYTES" group:"WebSocket" help:"Close a session (status 1009) whose client sends a larger message. Default: 16777216 (16 MiB)."`
 	NoFlashPolicy    bool    `env:"WSPROXY_NO_FLASH_POLICY" group:"WebSocket" help:"Do not answer Flash's <policy-file-request/> probes."`
 
+	TargetConfig string `name:"target-config" env:"WSPROXY_TARGET_CONFIG" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"Deprecated alias of --token-plugin TokenFile --token-source FILE, as in websockify."`
+	TokenPlugin  string `env:"WSPROXY_TOKEN_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Choose the target by a token (the token query parameter): ReadOnlyTokenFile, TokenFile, TokenFileName, BaseTokenAPI, JSONTokenApi, JWTTokenApi, TokenRedis or UnixDomainSocketDirectory, with websockify's names and --token-source syntax."`
+	TokenSource  string `env:"WSPROXY_TOKEN_SOURCE" placeholder:"ARG" group:"Tokens and authentication" help:"The token plugin's source: a file, directory, URL, key file or Redis address, as for websockify."`
+	HostToken    bool   `env:"WSPROXY_HOST_TOKEN" group:"Tokens and authentication" help:"Take the token from the Host header instead of the token query parameter."`
+	AuthPlugin   string `env:"WSPROXY_AUTH_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Authenticate clients before the upgrade: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth."`
+	AuthSource   string `env:"WSPROXY_AUTH_SOURCE" placeholder:"ARG" group:"Tokens and authentication" help:"The auth plugin's source: user:password (or an htpasswd file of bcrypt hashes), origins, or common names."`
+	WebAuth      bool   `env:"WSPROXY_WEB_AUTH" group:"Tokens and authentication" help:"With --web, apply the auth plugin to the static files too."`
+	SSLTargetCA  string `name:"ssl-target-ca" env:"WSPROXY_SSL_TARGET_CA" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"With --ssl-target, trust the authorities in FILE (PEM) instead of the system's roots."`
+
 	recordFlags `embed:""`
 
 	LogFile      string `env:"WSPROXY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
@@ -120,7 +130,7 @@ type rootCmd struct {
 // the options leave, and the options that go together.
 func (c *rootCmd) Validate() error {
 	needSource := !c.Inetd && c.UnixListen == ""
-	needTarget := c.Wrap == nil && c.UnixTarget == ""
+	needTarget := c.Wrap == nil && c.UnixTarget == "" && !c.plugins().usesTokens()
 	if !needSource && c.Target == "" {
 		// The first argument is the target: there is no source.
 		c.Source, c.Target = "", c.Source
@@ -178,7 +188,36 @@ func (c *rootCmd) Validate() error {
 	case c.MaxMessageSize <= 0:
 		return fmt.Errorf("--max-message-size %d: want a number of bytes > 0", c.MaxMessageSize)
 	}
+	if err := c.plugins().validate(); err != nil {
+		return err
+	}
+	if c.WebAuth && (c.Web == "" || c.AuthPlugin == "") {
+		return errors.New("--web-auth needs --web and --auth-plugin")
+	}
 	return c.recordFlags.validate()
+}
+
+// plugins returns the token and auth plugin options.
+func (c *rootCmd) plugins() pluginOptions {
+	return pluginOptions{
+		TargetConfig: c.TargetConfig, TokenPlugin: c.TokenPlugin, TokenSource: c.TokenSource, HostToken: c.HostToken,
+		AuthPlugin: c.AuthPlugin, AuthSource: c.AuthSource,
+		Target: c.Target, UnixTarget: c.UnixTarget, Wrap: c.Wrap != nil,
+		SSLTarget: c.SSLTarget, SSLTargetCA: c.SSLTargetCA, VerifyClient: c.VerifyClient,
+	}
+}
+
+// targetTLS is the TLS configuration of --ssl-target for a target host:
+// the system's roots or --ssl-target-ca, and the host for SNI and
+// verification.
+func (c *rootCmd) targetTLS(host string) (*tls.Config, error) {
+	conf, err := sslTargetConfig(c.plugins())
+	if err != nil || conf == nil {
+		return conf, err
+	}
+	conf = conf.Clone()
+	conf.ServerName = host
+	return conf, nil
 }
 
 // unixListenMode parses --unix-listen-mode, octal as websockify reads it.
@@ -276,6 +315,20 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		taps = append(taps, newTap(rec))
 	}
 	opts.NewTap = teeTaps(taps)
+	resolver, auth, stopPlugins, err := buildPlugins(c.plugins(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPlugins() // after the server has shut down
+	if resolver != nil {
+		opts.Resolver = resolver
+		target = proxy.Target{Address: "token:" + c.TokenPlugin + c.TargetConfig}
+	}
+	opts.Authenticator = auth
+	if c.WebAuth && web != nil {
+		opts.Handler = webAuth{auth: auth, next: web}
+	}
 	if c.Wrap == nil {
 		log.Info("listening", c.describe(ln, target, tlsConfig != nil)...)
 	}
@@ -307,7 +360,10 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		target.Address = addr
 		if c.SSLTarget {
 			host, _, _ := net.SplitHostPort(addr)
-			target.TLS = targetTLSConfig(host)
+			if target.TLS, err = c.targetTLS(host); err != nil {
+				ln.Close()
+				return err
+			}
 		}
 		opts.Resolver = target
 		log.Info("listening", c.describe(ln, target, tlsConfig != nil)...)
@@ -459,8 +515,8 @@ func (c *rootCmd) target() (proxy.Target, error) {
 			return t, err
 		}
 		t.Address = net.JoinHostPort(host, strconv.Itoa(port))
-		if c.SSLTarget {
-			t.TLS = targetTLSConfig(host)
+		if t.TLS, err = c.targetTLS(host); err != nil {
+			return t, err
 		}
 	}
 	return t, nil

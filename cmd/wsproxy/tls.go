@@ -89,13 +89,6 @@ func loadCAs(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// targetTLSConfig is the TLS configuration of --ssl-target: the system's
-// roots (or $SSL_CERT_FILE), and host for SNI and verification, as Python's
-// ssl.create_default_context and wrap_socket(server_hostname=host) do.
-func targetTLSConfig(host string) *tls.Config {
-	return &tls.Config{ServerName: host}
-}
-
 // parseCiphers maps --ssl-ciphers to cipher suite IDs: a list of OpenSSL or
 // IANA names separated by colons (OpenSSL's separator), commas or spaces.
 // It returns nil for an empty list (Go's defaults). Names are matched

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path"
+
+	"github.com/wsproxy/wsproxy/proxy"
 )
 
 // webHandler serves --web DIR on the WebSocket port, as websockify's
@@ -76,4 +78,28 @@ func (f rootFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 	}
 	return file, err
+}
+
+// webAuth applies the auth plugin to static files (--web-auth), as the
+// proxy applies it to WebSocket upgrades.
+type webAuth struct {
+	auth proxy.Authenticator
+	next http.Handler
+}
+
+func (h webAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, err := h.auth.Authenticate(r.Context(), &proxy.Request{HTTP: r})
+	if err == nil {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	var he *proxy.HTTPError
+	if !errors.As(err, &he) {
+		http.Error(w, "authentication failed", http.StatusInternalServerError)
+		return
+	}
+	for k, v := range he.Header {
+		w.Header()[k] = v
+	}
+	http.Error(w, he.Reason, he.Status)
 }
