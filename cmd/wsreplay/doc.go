@@ -3,6 +3,8 @@
 //
 //	wsreplay [options] [source_addr:]source_port RECORDING|DIR...
 //
-// The server is being built: this version checks its command line and exits
-// with status 1. Run wsreplay --help for what it accepts.
+// It serves package replay's Server with the options of the command line:
+// playback defaults (root.go), TLS, static files (web.go), a TCP port or a
+// unix socket (listen.go) and logs to stderr and a file (logging.go). Run
+// wsreplay --help for the options.
 package main

@@ -2,40 +2,218 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/replay"
 )
 
 const description = `
-wsreplay will serve recordings made by wsproxy to WebSocket clients such as
-noVNC, as if they came from the live server, so that a recorded session can be
-watched again. Its command line:
+wsreplay serves recordings made by wsproxy (or by websockify's --record) to
+WebSocket clients such as noVNC, as if they came from the live server: each
+client that connects gets its own playback, the server's messages at their
+recorded times. What the client sends is read and discarded.
 
   wsreplay [options] [source_addr:]source_port RECORDING|DIR...
 
-The server is being built. This version only checks that command line, then
-exits with status 1 and a "not implemented yet" error. Its only options are
---help and --version.
+With a single recording file every client gets it. With a directory (searched
+recursively) or several files, a client chooses a recording by name, the
+file's path under its directory: ws://HOST:PORT/?token=NAME or
+ws://HOST:PORT/NAME; an unknown name is answered 404. GET /recordings lists
+the recordings as JSON, with their metadata, durations and markers.
+
+The playback options below are the defaults; a client can change them for
+its connection with query parameters of the same names (speed, idle-limit,
+start, loop, pace, pace-timeout, end), which noVNC's path setting can carry:
+
+  ws://HOST:PORT/?token=NAME&speed=4&start=90s&idle-limit=2&end=hold
+
+Durations are seconds (90, 1.5) or Go durations (1m30s, 500ms). Recording
+times are offsets from the start of the session.
+
+The listener is wsproxy's: one port serves ws:// and, with --cert, wss://,
+and with --web static files such as noVNC's; clients may speak the binary or
+the base64 subprotocol. On SIGINT or SIGTERM wsreplay closes the replays with
+WebSocket status 1001 and exits.
 
 Examples:
 
+  # Serve the recordings under ./recordings on port 6080, with noVNC's
+  # pages: open http://localhost:6080/vnc.html?path=NAME in a browser.
+  wsreplay --web /usr/share/novnc 6080 ./recordings
+
+  # Serve one recording from 90 seconds in, 4 times as fast, with gaps of
+  # more than 2 seconds cut to 2, keeping the last screen at the end.
+  wsreplay --start 90s --speed 4 --idle-limit 2 --end hold 6080 session.wsrec
+
   # Print the version.
   wsreplay --version
-
-  # The command line the server will take to serve the recordings in
-  # ./recordings on port 6080. Today it exits with status 1.
-  wsreplay 6080 ./recordings
 `
-
-// errNotImplemented is returned by every command line that parses.
-var errNotImplemented = errors.New("the replay server is not implemented yet: this version only checks its command line")
 
 // rootCmd is wsreplay's command line.
 type rootCmd struct {
-	Source     string   `arg:"" help:"Where to accept WebSocket connections: [source_addr:]source_port."`
-	Recordings []string `arg:"" name:"recording" help:"Recording files, or directories of recordings, to serve."`
+	Source     string   `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen."`
+	Recordings []string `arg:"" optional:"" name:"recording" help:"Recording files, or directories of recordings, to serve."`
+
+	Speed       string `env:"WSREPLAY_SPEED" default:"1" group:"Playback" help:"Playback speed, from 0.1 to 100, or max for as fast as the client reads."`
+	IdleLimit   string `env:"WSREPLAY_IDLE_LIMIT" default:"0" placeholder:"SECONDS" group:"Playback" help:"Cut every gap longer than this in the recording to this length (before --speed). 0 means no limit."`
+	Start       string `env:"WSREPLAY_START" default:"0" placeholder:"OFFSET" group:"Playback" help:"Start playing at this offset of the recording: everything before it is sent at once (a VNC client needs it to draw the screen), the rest at its recorded times."`
+	Loop        bool   `env:"WSREPLAY_LOOP" group:"Playback" help:"Play the recording again, on the same connection, each time it ends. (A VNC client cannot take a second handshake: for noVNC, use --end hold and reconnect.)"`
+	Pace        string `env:"WSREPLAY_PACE" default:"time" enum:"time,client" group:"Playback" help:"time: send each message at its recorded time. client: also wait, before each message, until the client has sent as many bytes as the recorded client had (up to --pace-timeout), so that its handshake and a slow client stay in step."`
+	PaceTimeout string `env:"WSREPLAY_PACE_TIMEOUT" default:"5" placeholder:"SECONDS" group:"Playback" help:"With --pace client, how long a message waits for the client before it is sent anyway."`
+	End         string `env:"WSREPLAY_END" default:"close" enum:"close,hold" group:"Playback" help:"At the end of the recording: close the connection (status 1000), or hold it open so that the last screen stays."`
+
+	Verbose bool   `short:"v" env:"WSREPLAY_VERBOSE" help:"Log debug messages too, such as each message the client sends."`
+	LogFile string `env:"WSREPLAY_LOG_FILE" type:"path" placeholder:"FILE" help:"Also append the log to FILE."`
+
+	Cert    string `env:"WSREPLAY_CERT" type:"path" placeholder:"FILE" group:"Listener" help:"PEM certificate chain for wss://, with the key unless --key is given."`
+	Key     string `env:"WSREPLAY_KEY" type:"path" placeholder:"FILE" group:"Listener" help:"PEM private key, if not in --cert."`
+	SSLOnly bool   `env:"WSREPLAY_SSL_ONLY" group:"Listener" help:"Refuse connections that are not TLS (wss://)."`
+
+	UnixListen     string `env:"WSREPLAY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Listener" help:"Listen on the unix socket FILE instead of a TCP port (an existing FILE is replaced)."`
+	UnixListenMode string `env:"WSREPLAY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Listener" help:"Permissions of the --unix-listen socket, in octal."`
+
+	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included."`
+
+	playback replay.Options `kong:"-"`
 }
 
-// Run is where the replay server will start.
-func (c *rootCmd) Run(ctx context.Context) error {
-	return errNotImplemented
+// Validate checks the command line as a whole.
+func (c *rootCmd) Validate() error {
+	if c.UnixListen == "" && c.Source == "" {
+		return errors.New("missing source: give [source_addr:]source_port")
+	}
+	if c.UnixListen != "" && c.Source != "" {
+		// With --unix-listen the first argument is a recording.
+		c.Recordings = append([]string{c.Source}, c.Recordings...)
+		c.Source = ""
+	}
+	if len(c.Recordings) == 0 {
+		return errors.New("missing recording: give one or more RECORDING files or DIRs")
+	}
+	if c.Source != "" {
+		if _, _, err := parseSource(c.Source); err != nil {
+			return err
+		}
+	}
+	if _, err := parseMode(c.UnixListenMode); err != nil {
+		return fmt.Errorf("--unix-listen-mode: %w", err)
+	}
+	if c.SSLOnly && c.Cert == "" {
+		return errors.New("--ssl-only needs a certificate: give --cert FILE")
+	}
+	if c.Key != "" && c.Cert == "" {
+		return errors.New("--key needs --cert")
+	}
+	c.playback = replay.Options{}
+	for _, o := range []struct{ name, value string }{
+		{"speed", c.Speed}, {"idle-limit", c.IdleLimit}, {"start", c.Start}, {"pace", c.Pace},
+		{"pace-timeout", c.PaceTimeout}, {"end", c.End},
+	} {
+		if err := c.playback.Set(o.name, o.value); err != nil {
+			return fmt.Errorf("--%s", strings.TrimPrefix(err.Error(), "replay: invalid option: "))
+		}
+	}
+	c.playback.Loop = c.Loop
+	return nil
+}
+
+// Run serves the recordings until ctx is done (SIGINT, SIGTERM).
+func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
+	log, closeLog, err := c.logger(kctx.Stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	var tlsConfig *tls.Config
+	if c.Cert != "" {
+		if tlsConfig, err = loadTLS(c.Cert, c.Key); err != nil {
+			return err
+		}
+	}
+	opts := replay.ServerOptions{
+		Proxy: proxy.ServerOptions{
+			TLSConfig:  tlsConfig,
+			RequireTLS: c.SSLOnly,
+			Logger:     log,
+		},
+		Playback: c.playback,
+	}
+	if c.Web != "" {
+		web, err := newWebHandler(c.Web)
+		if err != nil {
+			return err
+		}
+		defer web.Close()
+		opts.Proxy.Handler = web
+	}
+	srv, err := replay.NewServer(c.Recordings, opts)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, cleanup, err := c.listen(ctx)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer cleanup()
+	attrs := []any{"addr", ln.Addr().String(), "recordings", c.Recordings, "tls", tlsConfig != nil, "ssl_only", c.SSLOnly}
+	if c.Web != "" {
+		attrs = append(attrs, "web", c.Web)
+	}
+	log.Info("listening", attrs...)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.WithoutCancel(ctx), ln) }()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down on signal", "replays", srv.Active())
+		srv.Close()
+		<-served
+		return nil
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// listen opens the TCP port or the unix socket of the options. cleanup
+// removes the unix socket.
+func (c *rootCmd) listen(ctx context.Context) (ln net.Listener, cleanup func(), err error) {
+	if c.UnixListen != "" {
+		mode, _ := parseMode(c.UnixListenMode) // checked by Validate
+		ln, remove, err := listenUnix(c.UnixListen, mode)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ln, func() { remove() }, nil
+	}
+	host, port, err := parseSource(c.Source)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lc net.ListenConfig
+	ln, err = lc.Listen(ctx, "tcp", joinHostPort(host, port))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ln, func() {}, nil
+}
+
+// loadTLS returns the TLS configuration of --cert and --key.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if keyFile == "" {
+		keyFile = certFile
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cert %s, --key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

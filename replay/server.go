@@ -1,0 +1,210 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/proxy"
+)
+
+// ServerOptions configures a Server. The zero value of every field means
+// the default named in its comment.
+type ServerOptions struct {
+	// Proxy configures the WebSocket server that the replays are served
+	// through: TLS, logging, timeouts, subprotocols are all the proxy's.
+	// Its Resolver must be nil: the Server chooses each connection's
+	// recording. Its Handler, if not nil, serves the GET and HEAD requests
+	// for other paths than /recordings (wsreplay's --web); nil means those
+	// are answered 404.
+	Proxy proxy.ServerOptions
+
+	// Playback are the options of every replay; the query parameters of
+	// a connection change them for that connection (Options.WithQuery).
+	// The zero value plays each recording once at its recorded times.
+	Playback Options
+
+	// Clock times the replays. nil means the system clock.
+	Clock Clock
+
+	// Reader limits what the recording readers allocate. The zero value
+	// means the readers' defaults.
+	Reader recfile.Options
+}
+
+// Server serves recordings to WebSocket clients as if they came from the
+// live target. It is a proxy.Server whose targets are recordings: every
+// connection gets its own playback of the recording it chose, and GET
+// /recordings lists the recordings as JSON.
+//
+// Create it with NewServer. Its methods are safe for concurrent use; Serve
+// may be called for several listeners. After Shutdown or Close it cannot be
+// reused.
+type Server struct {
+	proxy    *proxy.Server
+	cat      *catalog
+	playback Options
+	clock    Clock
+	web      http.Handler
+	log      *slog.Logger
+	close    sync.Once
+}
+
+// NewServer returns a server of the recordings at paths: files, or
+// directories whose files (searched recursively, but for names starting
+// with ".") are the recordings. With a single file, every connection gets
+// it; otherwise a connection chooses one by name with ?token=NAME or its
+// URL path, /NAME. Directories are searched when a recording is looked
+// for, so files added later are served too.
+//
+// NewServer returns an error if a path cannot be read, if a file is not a
+// recording (one matching recfile.ErrUnknownFormat), or if opts are
+// unusable: a Resolver in opts.Proxy, Playback options out of range (an
+// error matching ErrOption), or the errors of proxy.NewServer.
+func NewServer(paths []string, opts ServerOptions) (*Server, error) {
+	if opts.Proxy.Resolver != nil {
+		return nil, errors.New("replay: ServerOptions.Proxy.Resolver must be nil: the Server resolves connections to recordings")
+	}
+	playback, err := opts.Playback.normalized()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := newCatalog(paths, opts.Reader)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cat: cat, playback: playback, clock: opts.Clock, web: opts.Proxy.Handler, log: opts.Proxy.Logger}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	popts := opts.Proxy
+	popts.Resolver = proxy.ResolverFunc(s.resolve)
+	popts.Handler = http.HandlerFunc(s.serveHTTP)
+	if s.proxy, err = proxy.NewServer(popts); err != nil {
+		cat.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until it fails, the server shuts down
+// or ctx is done, as proxy.Server.Serve does, and returns its errors
+// (proxy.ErrServerClosed after Shutdown or Close).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.proxy.Serve(ctx, ln)
+}
+
+// Shutdown stops accepting connections, lets the replays go on until ctx
+// is done, then closes those left with 1001 "Going away", as
+// proxy.Server.Shutdown does, and releases the recordings' directories.
+// It returns nil if every replay ended in time, ctx.Err() otherwise.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.proxy.Shutdown(ctx)
+	s.close.Do(s.cat.close)
+	return err
+}
+
+// Close closes the listeners and every replay at once, and waits for them
+// to end. It returns nil.
+func (s *Server) Close() error {
+	s.proxy.Close()
+	s.close.Do(s.cat.close)
+	return nil
+}
+
+// Active returns the number of connections being served a replay.
+func (s *Server) Active() int { return s.proxy.Active() }
+
+// Recordings returns the recordings the server serves, sorted by name, as
+// GET /recordings lists them. Each is read through once to be described,
+// then remembered until its file changes.
+func (s *Server) Recordings() ([]Recording, error) { return s.cat.list() }
+
+// resolve chooses the recording and the playback options of a connection.
+func (s *Server) resolve(ctx context.Context, r *proxy.Request) (proxy.Target, error) {
+	q := r.HTTP.URL.Query()
+	token := q.Get("token")
+	name := token
+	if name == "" {
+		name = strings.TrimPrefix(r.HTTP.URL.Path, "/")
+	}
+	e, err := s.cat.lookup(name)
+	if err != nil {
+		reason := fmt.Sprintf("no recording named %q", name)
+		if name == "" {
+			reason = "no recording chosen"
+		}
+		return proxy.Target{}, &proxy.HTTPError{
+			Status: http.StatusNotFound,
+			Reason: reason + ": choose one with ?token=NAME or the URL path /NAME; GET /recordings lists them",
+			Err:    err,
+		}
+	}
+	opts, err := s.playback.WithQuery(q)
+	if err == nil {
+		opts, err = opts.normalized()
+	}
+	if err != nil {
+		return proxy.Target{}, &proxy.HTTPError{Status: http.StatusBadRequest, Reason: strings.TrimPrefix(err.Error(), "replay: "), Err: err}
+	}
+	log := s.log.With("session", r.Session)
+	return proxy.Target{
+		Address: e.name,
+		Token:   token,
+		Dialer: func(ctx context.Context) (net.Conn, error) {
+			f, osf, err := s.cat.open(e)
+			if err != nil {
+				return nil, err
+			}
+			log.Info("replay start", append([]any{"recording", e.name, "format", f.Format().String()}, opts.logAttrs()...)...)
+			return newConn(e.name, f, osf, opts, s.clock, log), nil
+		},
+	}, nil
+}
+
+// serveHTTP serves the requests that are not WebSocket upgrades.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/recordings" {
+		s.serveList(w, r)
+		return
+	}
+	if s.web != nil {
+		s.web.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// recordingsJSON is the body of GET /recordings.
+type recordingsJSON struct {
+	Recordings []Recording `json:"recordings"`
+}
+
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
+	recs, err := s.cat.list()
+	if err != nil {
+		s.log.Error("listing recordings", "err", err)
+		http.Error(w, "cannot list the recordings", http.StatusInternalServerError)
+		return
+	}
+	b, err := json.Marshal(recordingsJSON{Recordings: recs})
+	if err != nil {
+		s.log.Error("listing recordings", "err", err)
+		http.Error(w, "cannot list the recordings", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
