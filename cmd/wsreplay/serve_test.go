@@ -239,7 +239,17 @@ func TestServe(t *testing.T) {
 		t.Errorf("got /vnc.html %q", body)
 	}
 
-	// A signal closes the replay that holds with 1001.
+	// A signal closes the replay that holds with 1001, once the other one
+	// has ended on the server's side too (its close handshake may still be
+	// under way after the client has seen the close frame).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(logFile); strings.Contains(string(b), `reason="Target closed"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the end=close replay did not end within 10 s")
+		}
+	}
 	cmd.stop()
 	c.expectClose(t, ws.StatusGoingAway)
 	if err := cmd.wait(t); err != nil {
