@@ -12,6 +12,8 @@ import (
 
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 )
 
 const description = `
@@ -102,7 +104,7 @@ func (c *rootCmd) Validate() error {
 			return err
 		}
 	}
-	if _, err := parseMode(c.UnixListenMode); err != nil {
+	if _, err := listen.ParseMode(c.UnixListenMode); err != nil {
 		return fmt.Errorf("--unix-listen-mode: %w", err)
 	}
 	if c.SSLOnly && c.Cert == "" {
@@ -187,8 +189,8 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 // removes the unix socket.
 func (c *rootCmd) listen(ctx context.Context) (ln net.Listener, cleanup func(), err error) {
 	if c.UnixListen != "" {
-		mode, _ := parseMode(c.UnixListenMode) // checked by Validate
-		ln, remove, err := listenUnix(c.UnixListen, mode)
+		mode, _ := listen.ParseMode(c.UnixListenMode) // checked by Validate
+		ln, remove, err := listen.Unix(c.UnixListen, mode)
 		if err != nil {
 			return nil, nil, err
 		}
