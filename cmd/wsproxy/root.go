@@ -113,6 +113,8 @@ type rootCmd struct {
 	WebAuth      bool   `env:"WSPROXY_WEB_AUTH" group:"Tokens and authentication" help:"With --web, apply the auth plugin to the static files too."`
 	SSLTargetCA  string `name:"ssl-target-ca" env:"WSPROXY_SSL_TARGET_CA" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"With --ssl-target, trust the authorities in FILE (PEM) instead of the system's roots."`
 
+	TrustedProxy []string `env:"WSPROXY_TRUSTED_PROXY" placeholder:"CIDR" group:"Proxies" help:"Believe the client address that a peer inside CIDR (repeatable) gives in a PROXY protocol v1/v2 header, Forwarded, X-Forwarded-For or X-Real-IP, for the logs and recordings. Other peers' headers are ignored, and their PROXY headers refused."`
+
 	recordFlags `embed:""`
 
 	LogFile      string `env:"WSPROXY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
@@ -189,6 +191,9 @@ func (c *rootCmd) Validate() error {
 		return fmt.Errorf("--max-message-size %d: want a number of bytes > 0", c.MaxMessageSize)
 	}
 	if err := c.plugins().validate(); err != nil {
+		return err
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxy); err != nil {
 		return err
 	}
 	if c.WebAuth && (c.Web == "" || c.AuthPlugin == "") {
@@ -284,6 +289,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln, clientAddr := c.trustProxies(ln, log)
 	opts := proxy.ServerOptions{
 		Resolver:           target,
 		TLSConfig:          tlsConfig,
@@ -295,6 +301,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		Heartbeat:          time.Duration(c.Heartbeat),
 		HeartbeatTimeout:   time.Duration(c.HeartbeatTimeout),
 		MaxMessageSize:     c.MaxMessageSize,
+		ClientAddr:         clientAddr,
 	}
 	if web != nil {
 		opts.Handler = web
