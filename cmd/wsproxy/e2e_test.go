@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"image/color"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -126,4 +128,35 @@ func TestNoVNCRecorded(t *testing.T) {
 		}
 		rest = rest[i+8:]
 	}
+}
+
+// TestNoVNCToken is the token issue's end-to-end test: noVNC in Chromium
+// connects through a token from a TokenFile to one of two Xvnc servers and
+// sees that one (told apart by their root colours).
+func TestNoVNCToken(t *testing.T) {
+	xa := vnctest.StartXvnc(t, vnctest.XvncOptions{})
+	xb := vnctest.StartXvnc(t, vnctest.XvncOptions{})
+	other := color.RGBA{R: 0xcc, G: 0x66, B: 0x33, A: 0xff}
+	xb.Run(t, "xsetroot", "-solid", "#cc6633")
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	writeFile(t, tokens, []byte("# two desktops\nalpha: "+xa.RFBAddr+"\nbeta:\t"+xb.RFBAddr+"\n"))
+	p := startBinary(t, nil, "--web", vnctest.NoVNCDir, "--token-plugin", "TokenFile", "--token-source", tokens, "127.0.0.1:0")
+	b := vnctest.StartBrowser(t, vnctest.BrowserOptions{})
+	for _, tc := range []struct {
+		token string
+		x     *vnctest.Xvnc
+		want  color.RGBA
+	}{
+		{"beta", xb, other},
+		{"alpha", xa, vnctest.RootColor},
+	} {
+		v := b.OpenNoVNC(t, "http://"+p.addr+"/vnc_lite.html", vnctest.NoVNCOptions{Path: "websockify?token=" + tc.token})
+		v.WaitConnected(t, tc.x.Width, tc.x.Height)
+		v.WaitPixel(t, tc.x.Width-1, tc.x.Height-1, tc.want)
+	}
+	// An unknown token is refused before the upgrade: noVNC reports the
+	// failed connection.
+	v := b.OpenNoVNC(t, "http://"+p.addr+"/vnc_lite.html", vnctest.NoVNCOptions{Path: "websockify?token=gamma"})
+	v.WaitDisconnected(t)
+	p.stderr.wait(t, regexp.MustCompile(`msg="request rejected" status=404`))
 }
