@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,7 +64,7 @@ func (c *rootCmd) listen(ctx context.Context, conns *tracker, log *slog.Logger) 
 		if err != nil {
 			return nil, err
 		}
-		ln, remove, err := listenUnix(c.UnixListen, mode)
+		ln, remove, err := listen.Unix(c.UnixListen, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -127,59 +127,6 @@ func listenAddr(ctx context.Context, host string, port int, preferIPv6 bool) (st
 	})
 	return net.JoinHostPort(ips[0].String(), p), nil
 }
-
-// listenUnix listens on a unix socket at path with the permissions mode.
-// An existing file at path is replaced, as websockify does. The socket is
-// made in a private directory beside path, given its mode, then renamed into
-// place, so it is never reachable with other permissions (websockify sets
-// the process's umask around bind, which a Go program cannot do safely).
-// remove removes the socket if it is still the one at path.
-func listenUnix(path string, mode os.FileMode) (ln net.Listener, remove func() error, err error) {
-	path, err = filepath.Abs(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("unix-listen: %w", err)
-	}
-	dir, err := os.MkdirTemp(filepath.Dir(path), ".wsproxy-")
-	if err != nil {
-		return nil, nil, fmt.Errorf("unix-listen: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	tmp := filepath.Join(dir, "s")
-	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
-	if err != nil {
-		return nil, nil, fmt.Errorf("unix-listen: %w", err)
-	}
-	ul.SetUnlinkOnClose(false) // the socket moves: remove does it
-	fail := func(err error) (net.Listener, func() error, error) {
-		ul.Close()
-		return nil, nil, fmt.Errorf("unix-listen: %w", err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return fail(err)
-	}
-	fi, err := os.Lstat(tmp)
-	if err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
-	}
-	remove = func() error {
-		if now, err := os.Lstat(path); err != nil || !os.SameFile(fi, now) {
-			return nil // gone, or another socket took its place
-		}
-		return os.Remove(path)
-	}
-	return &unixListener{UnixListener: ul, path: path}, remove, nil
-}
-
-// unixListener reports the path the socket was renamed to as its address.
-type unixListener struct {
-	*net.UnixListener
-	path string
-}
-
-func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
 
 // errInetd is returned by inetdSocket for a standard input that is not a
 // stream socket.

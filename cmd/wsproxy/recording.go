@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
@@ -53,7 +54,7 @@ func (f *recordFlags) validate() error {
 	if f.RecordName != "" && f.RecordDir == "" {
 		return errors.New("--record-name needs --record-dir")
 	}
-	if _, err := parseMode(f.RecordMode); err != nil {
+	if _, err := listen.ParseMode(f.RecordMode); err != nil {
 		return fmt.Errorf("--record-mode: %w", err)
 	}
 	if f.RecordFormat == "websockify" && (f.RecordSignKey != "" || f.RecordMaxSize != "") {
@@ -74,7 +75,7 @@ func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
 	if !f.enabled() {
 		return nil, nil
 	}
-	mode, _ := parseMode(f.RecordMode)
+	mode, _ := listen.ParseMode(f.RecordMode)
 	size, _ := parseSize(f.RecordMaxSize)
 	opts := record.Options{
 		Dir: f.RecordDir, Name: f.RecordName, File: f.Record,
@@ -93,16 +94,6 @@ func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
 		return nil, &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	return rec, nil
-}
-
-// parseMode parses file permissions in octal, as websockify reads
-// --unix-listen-mode.
-func parseMode(s string) (os.FileMode, error) {
-	m, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || m > 0o777 {
-		return 0, fmt.Errorf("%q is not an octal file mode such as 0600", s)
-	}
-	return os.FileMode(m), nil
 }
 
 // parseSize parses "" (0), a number of bytes, or one with a K, M or G

@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -227,7 +228,7 @@ func (c *rootCmd) targetTLS(host string) (*tls.Config, error) {
 
 // unixListenMode parses --unix-listen-mode, octal as websockify reads it.
 func (c *rootCmd) unixListenMode() (os.FileMode, error) {
-	m, err := parseMode(c.UnixListenMode)
+	m, err := listen.ParseMode(c.UnixListenMode)
 	if err != nil {
 		return 0, fmt.Errorf("--unix-listen-mode: %w", err)
 	}
