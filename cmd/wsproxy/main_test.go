@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -101,17 +100,7 @@ func TestRun(t *testing.T) {
 
 func TestRunVersion(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), []string{"--version"}, &stdout, &stderr); err != nil {
-		t.Fatalf("got error %v, want nil", err)
-	}
-	// wsproxy v1.2.0 go1.26.8, or wsproxy (devel) d9eed70c1f2a-dirty go1.26.8
-	got := stdout.String()
-	fields := strings.Fields(got)
-	if len(fields) < 3 || len(fields) > 4 || fields[0] != "wsproxy" || fields[len(fields)-1] != runtime.Version() || strings.Count(got, "\n") != 1 {
-		t.Errorf("got version %q, want one line %q", got, "wsproxy VERSION [REVISION] "+runtime.Version())
-	}
-	clitest.AssertContains(t, "stderr", stderr.String(), nil)
+	clitest.AssertVersion(t, "wsproxy", run)
 }
 
 // TestExamples runs each example command line of --help until it listens,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -91,17 +90,7 @@ func TestRun(t *testing.T) {
 
 func TestRunVersion(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), []string{"--version"}, &stdout, &stderr); err != nil {
-		t.Fatalf("got error %v, want nil", err)
-	}
-	// wsrecord-inspect v1.2.0 go1.26.8, or wsrecord-inspect (devel) d9eed70c1f2a-dirty go1.26.8
-	got := stdout.String()
-	fields := strings.Fields(got)
-	if len(fields) < 3 || len(fields) > 4 || fields[0] != "wsrecord-inspect" || fields[len(fields)-1] != runtime.Version() || strings.Count(got, "\n") != 1 {
-		t.Errorf("got version %q, want one line %q", got, "wsrecord-inspect VERSION [REVISION] "+runtime.Version())
-	}
-	clitest.AssertContains(t, "stderr", stderr.String(), nil)
+	clitest.AssertVersion(t, "wsrecord-inspect", run)
 }
 
 // TestExamples runs each example command line of --help, in a directory

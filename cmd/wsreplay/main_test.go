@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -96,17 +95,7 @@ func TestRun(t *testing.T) {
 
 func TestRunVersion(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), []string{"--version"}, &stdout, &stderr); err != nil {
-		t.Fatalf("got error %v, want nil", err)
-	}
-	// wsreplay v1.2.0 go1.26.8, or wsreplay (devel) d9eed70c1f2a-dirty go1.26.8
-	got := stdout.String()
-	fields := strings.Fields(got)
-	if len(fields) < 3 || len(fields) > 4 || fields[0] != "wsreplay" || fields[len(fields)-1] != runtime.Version() || strings.Count(got, "\n") != 1 {
-		t.Errorf("got version %q, want one line %q", got, "wsreplay VERSION [REVISION] "+runtime.Version())
-	}
-	clitest.AssertContains(t, "stderr", stderr.String(), nil)
+	clitest.AssertVersion(t, "wsreplay", run)
 }
 
 // TestExamples parses each example command line of --help: all must be
