@@ -17,20 +17,6 @@ import (
 // Addresses as websockify reads them (websocketproxy.py, websockify_init):
 // split on the last colon, brackets stripped from the host, a numeric port.
 
-// parseSource parses "[source_addr:]source_port". host is empty for a port
-// alone: every address.
-func parseSource(s string) (host string, port int, err error) {
-	host, portStr := "", s
-	if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		host, portStr = strings.Trim(s[:i], "[]"), s[i+1:]
-	}
-	port, err = strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("source %q: want [source_addr:]source_port with a port from 0 to 65535", s)
-	}
-	return host, port, nil
-}
-
 // parseTarget parses "target_addr:target_port".
 func parseTarget(s string) (host string, port int, err error) {
 	i := strings.LastIndexByte(s, ':')
@@ -75,7 +61,7 @@ func (c *rootCmd) listen(ctx context.Context, conns *tracker, log *slog.Logger) 
 		})
 		return conns.listener(ln), nil
 	}
-	host, port, err := parseSource(c.Source)
+	host, port, err := listen.ParseSource(c.Source)
 	if err != nil {
 		return nil, err
 	}

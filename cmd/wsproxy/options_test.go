@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/youmark/pkcs8"
 )
 
@@ -42,9 +43,9 @@ func TestParseSource(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			host, port, err := parseSource(tt.in)
+			host, port, err := listen.ParseSource(tt.in)
 			if (err != nil) != tt.wantErr || host != tt.host || port != tt.port {
-				t.Errorf("parseSource(%q) = %q, %d, %v; want %q, %d, error %v", tt.in, host, port, err, tt.host, tt.port, tt.wantErr)
+				t.Errorf("listen.ParseSource(%q) = %q, %d, %v; want %q, %d, error %v", tt.in, host, port, err, tt.host, tt.port, tt.wantErr)
 			}
 		})
 	}

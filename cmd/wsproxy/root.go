@@ -157,7 +157,7 @@ func (c *rootCmd) Validate() error {
 		return errors.New("missing target: give target_addr:target_port, --unix-target FILE, or -- WRAP_COMMAND_LINE")
 	}
 	if c.Source != "" {
-		if _, _, err := parseSource(c.Source); err != nil {
+		if _, _, err := listen.ParseSource(c.Source); err != nil {
 			return err
 		}
 	}

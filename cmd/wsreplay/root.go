@@ -100,7 +100,7 @@ func (c *rootCmd) Validate() error {
 		return errors.New("missing recording: give one or more RECORDING files or DIRs")
 	}
 	if c.Source != "" {
-		if _, _, err := parseSource(c.Source); err != nil {
+		if _, _, err := listen.ParseSource(c.Source); err != nil {
 			return err
 		}
 	}
@@ -196,7 +196,7 @@ func (c *rootCmd) listen(ctx context.Context) (ln net.Listener, cleanup func(), 
 		}
 		return ln, func() { remove() }, nil
 	}
-	host, port, err := parseSource(c.Source)
+	host, port, err := listen.ParseSource(c.Source)
 	if err != nil {
 		return nil, nil, err
 	}
