@@ -22,6 +22,14 @@ import (
 // parsed, unmasked and forwarded in place; target data is read behind
 // headroom for the frame header, so each message is one write. Nothing is
 // allocated per message.
+//
+// System calls: the messages parsed from one read of the client are written
+// to the target together, with one writev, just before the next read of the
+// client (or before anything that could block or reorder them), so a
+// stream of 64 KiB messages costs one read and one write per 256 KiB, as a
+// plain TCP relay does. Target data is read at an offset of 64 bytes into
+// the buffer, the frame header written in front of it: misaligned copies in
+// and out of the kernel cost about a fifth more CPU per byte.
 
 const (
 	// bufferSize is the most data read from the target at once (the read
@@ -29,12 +37,15 @@ const (
 	// parsed in place (bigger ones are assembled in a message buffer that
 	// grows as the bytes arrive). Buffers are held only while data flows.
 	bufferSize = 256 << 10
-	// headroom is room for a frame header before the payload.
-	headroom = ws.MaxHeaderSize
+	// headroom is room for a frame header before the payload, and keeps
+	// the payload 64-byte aligned for the kernel's copies.
+	headroom = 64
 	// smallSize is the session's own read buffer for client frames.
 	smallSize = 512
 	// maxPooledMessage is the largest message buffer kept for reuse.
 	maxPooledMessage = 1 << 20
+	// maxBatch is the most client messages written to the target at once.
+	maxBatch = 16
 )
 
 // buffer is a pooled data buffer: headroom, then bufferSize bytes.
@@ -88,10 +99,15 @@ func (fr *frameReader) next(n int) ([]byte, error) {
 	return p, nil
 }
 
-// fill reads until n bytes are buffered.
+// fill reads until n bytes are buffered. It first writes the batch of
+// messages waiting for the target, whose payloads are in the buffer: they
+// must go before the buffer moves, and before a read that could block.
 func (fr *frameReader) fill(n int) error {
 	if fr.w-fr.r >= n {
 		return nil
+	}
+	if err := fr.s.flush(); err != nil {
+		return err
 	}
 	if fr.r+n > len(fr.buf) {
 		if n > len(fr.buf) {
@@ -119,10 +135,14 @@ func (fr *frameReader) grow() {
 	fr.buf = fr.big[:]
 }
 
-// release gives the pooled buffer back when nothing is buffered.
-func (fr *frameReader) release() {
+// release gives the pooled buffer back when nothing is buffered, after
+// writing the batch that points into it.
+func (fr *frameReader) release() error {
 	if fr.r != fr.w {
-		return
+		return nil
+	}
+	if err := fr.s.flush(); err != nil {
+		return err
 	}
 	fr.r, fr.w = 0, 0
 	if fr.big != nil {
@@ -130,6 +150,7 @@ func (fr *frameReader) release() {
 		fr.big = nil
 		fr.buf = fr.small[:]
 	}
+	return nil
 }
 
 // appendLarge appends the next n bytes to dst, reading straight into it as
@@ -164,7 +185,9 @@ func (s *session) clientToTarget() error {
 	defer func() { s.srv.putMsg(msg) }()
 	maxSize := s.srv.opts.MaxMessageSize
 	for {
-		s.in.release()
+		if err := s.in.release(); err != nil {
+			return s.drain()
+		}
 		h, err := ws.ReadHeaderBuffer(&s.in, s.hdrIn[:])
 		if err != nil {
 			return s.clientReadFailed(err)
@@ -196,8 +219,16 @@ func (s *session) clientToTarget() error {
 		// The payload: in place when it fits a buffer, else appended to msg.
 		var payload []byte
 		n := int(h.Length)
+		inPlace := n <= bufferLen && (h.OpCode.IsControl() || (h.Fin && msg == nil))
+		if !inPlace || h.OpCode.IsControl() {
+			// What follows blocks on the client or acts on the target
+			// out of band: the batch goes first.
+			if err := s.flush(); err != nil {
+				return s.drain()
+			}
+		}
 		switch {
-		case n <= bufferLen && (h.OpCode.IsControl() || (h.Fin && msg == nil)):
+		case inPlace:
 			payload, err = s.in.next(n)
 		default:
 			if msg == nil {
@@ -230,7 +261,7 @@ func (s *session) clientToTarget() error {
 		if msg != nil {
 			op, payload = fragOp, *msg
 		}
-		if err := s.forward(op, payload); err != nil {
+		if err := s.forward(op, payload, msg == nil); err != nil {
 			return s.drain()
 		}
 		if msg != nil {
@@ -241,8 +272,10 @@ func (s *session) clientToTarget() error {
 }
 
 // forward sends one client message to the target, after the tap has seen
-// it. On failure the session is stopped.
-func (s *session) forward(op ws.OpCode, payload []byte) error {
+// it. A payload that stays valid until the client is read again (batch) is
+// added to the batch that flush writes; others are written at once. On
+// failure the session is stopped.
+func (s *session) forward(op ws.OpCode, payload []byte, batch bool) error {
 	typ := MessageBinary
 	if op == ws.OpText {
 		typ = MessageText
@@ -261,15 +294,38 @@ func (s *session) forward(op ws.OpCode, payload []byte) error {
 	if err := s.record(ClientToTarget, typ, payload); err != nil {
 		return err
 	}
-	if len(payload) > 0 {
-		if _, err := s.tconn.Write(payload); err != nil {
-			if !s.takeInterrupt() {
-				s.stop(closeReq{by: SideTarget, code: CloseInternalError, reason: "Target connection error", err: fmt.Errorf("write to target: %w", err)})
-			}
-			return errStopped
-		}
+	if len(payload) == 0 {
+		s.touch()
+		return nil
 	}
-	s.toTarget.Add(int64(len(payload)))
+	s.batch = append(s.batch, payload)
+	if !batch || s.base64 || len(s.batch) == maxBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush writes the batch of client messages to the target. On failure the
+// session is stopped.
+func (s *session) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	var n int64
+	for _, p := range s.batch {
+		n += int64(len(p))
+	}
+	bufs := s.batch
+	_, err := bufs.WriteTo(s.tconn) // one writev on a socket
+	clear(s.batch)
+	s.batch = s.batch[:0]
+	if err != nil {
+		if !s.takeInterrupt() {
+			s.stop(closeReq{by: SideTarget, code: CloseInternalError, reason: "Target connection error", err: fmt.Errorf("write to target: %w", err)})
+		}
+		return errStopped
+	}
+	s.toTarget.Add(n)
 	s.touch()
 	return nil
 }

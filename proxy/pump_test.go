@@ -464,3 +464,83 @@ func TestConcurrentSessions(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// Messages that arrive in one read of the client are written to the target
+// together; control frames, fragmented messages and the close among them
+// keep their order, and nothing waits for the client's next write.
+func TestBatchedMessages(t *testing.T) {
+	t.Parallel()
+	tap := newRecordingTap()
+	c, target := session(t, proxy.ServerOptions{NewTap: tap.newTap})
+
+	var burst, want []byte
+	var wantFrames [][]byte
+	data := func(p []byte) {
+		burst = append(burst, frame(ws.OpBinary, true, p, false)...)
+		want = append(want, p...)
+		wantFrames = append(wantFrames, p)
+	}
+	for i := range 40 { // more than one batch
+		data([]byte{byte(i), byte(i), byte(i)})
+		if i == 20 {
+			burst = append(burst, frame(ws.OpPing, true, []byte("ping in the middle"), false)...)
+		}
+	}
+	data(nil)
+	burst = append(burst, frame(ws.OpBinary, false, []byte("frag"), false)...)
+	burst = append(burst, frame(ws.OpContinuation, true, []byte("mented"), false)...)
+	want = append(want, "fragmented"...)
+	wantFrames = append(wantFrames, []byte("fragmented"))
+	data([]byte("after the fragments"))
+
+	// The whole burst and the start of one more message: the burst must
+	// reach the target while the client waits to send the rest.
+	partial := frame(ws.OpBinary, true, []byte("split message"), false)
+	c.write(append(burst, partial[:8]...))
+	target.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got := readFull(t, target, len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("target got %q\nwant %q", got, want)
+	}
+	if p := c.readMessage(ws.OpPong); string(p) != "ping in the middle" {
+		t.Errorf("pong %q", p)
+	}
+	c.write(partial[8:])
+	if got := readFull(t, target, len("split message")); string(got) != "split message" {
+		t.Fatalf("target got %q, want \"split message\"", got)
+	}
+	wantFrames = append(wantFrames, []byte("split message"))
+
+	// Then more messages and the close in one write: all of them before EOF.
+	burst, want = nil, nil
+	data([]byte("last"))
+	data([]byte("words"))
+	burst = append(burst, frame(ws.OpClose, true, closeFrame(1000, "done"), false)...)
+	c.write(burst)
+	c.expectClose(1000, "done")
+	if got := readAll(t, target); string(got) != "lastwords" {
+		t.Errorf("target got %q after the burst, want \"lastwords\"", got)
+	}
+
+	ci, frames := tap.waitClosed(t)
+	var total int64
+	for _, p := range wantFrames {
+		total += int64(len(p))
+	}
+	if ci.ToTarget != total {
+		t.Errorf("ToTarget %d, want %d", ci.ToTarget, total)
+	}
+	var got [][]byte
+	for _, f := range frames {
+		if f.dir == proxy.ClientToTarget {
+			got = append(got, f.payload)
+		}
+	}
+	if len(got) != len(wantFrames) {
+		t.Fatalf("tap saw %d client messages, want %d", len(got), len(wantFrames))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], wantFrames[i]) {
+			t.Errorf("tap message %d: %q, want %q", i, got[i], wantFrames[i])
+		}
+	}
+}

@@ -39,8 +39,10 @@ type session struct {
 	traw  syscall.RawConn // nil when tconn is not a socket
 
 	// clientToTarget's state.
-	in    frameReader
-	hdrIn [ws.MaxHeaderSize]byte
+	in       frameReader
+	hdrIn    [ws.MaxHeaderSize]byte
+	batch    net.Buffers // messages for the target, written by flush
+	batchArr [maxBatch][]byte
 
 	// targetToClient's state.
 	tbuf       *buffer // held while data flows (readTarget)
@@ -120,6 +122,7 @@ func (s *session) run(leftover []byte) {
 	s.info.Start = s.start
 	s.log = s.srv.log.With("session", s.info.ID)
 	s.in.init(s, leftover)
+	s.batch = s.batchArr[:0]
 	setNoDelay(s.client.raw)
 	stopWatch := context.AfterFunc(s.ctx, s.canceled)
 	s.startTimers()
