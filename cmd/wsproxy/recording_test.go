@@ -370,3 +370,58 @@ func TestRecordDiskFull(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordLevel: --record-level reaches the compressor. The same
+// compressible traffic recorded at "best" makes a smaller file than at
+// "fastest", the default.
+func TestRecordLevel(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(2, 2))
+	words := strings.Fields("frame buffer update rectangle pixel format key event pointer cut text bell resize")
+	var text []byte
+	for len(text) < 1<<20 {
+		text = append(text, words[rng.IntN(len(words))]...)
+		text = append(text, ' ')
+	}
+	size := func(level ...string) int64 {
+		dir := t.TempDir()
+		in := startRun(t, append(append([]string{"--record-dir", dir}, level...), "127.0.0.1:0", startEcho(t, "tcp", nil))...)
+		c := mustDialWS(t, "ws://"+in.addr+"/", nil)
+		if err := wsutil.WriteClientBinary(c, text); err != nil {
+			t.Fatal(err)
+		}
+		for got := 0; got < len(text); {
+			q, err := wsutil.ReadServerBinary(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += len(q)
+		}
+		ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+		readClose(t, c)
+		var name string
+		waitFor(t, "the recording to be sealed", func() bool {
+			names := recordings(t, dir)
+			if len(names) != 1 {
+				return false
+			}
+			r, err := format.Open(names[0], format.ReaderOptions{})
+			if err != nil {
+				return false
+			}
+			defer r.Close()
+			name = names[0]
+			return r.Sealed()
+		})
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	fastest, best := size(), size("--record-level", "best")
+	t.Logf("recording of 2 × %d bytes: %d bytes at fastest, %d at best", len(text), fastest, best)
+	if best >= fastest {
+		t.Errorf("--record-level best made %d bytes, the default %d: want fewer", best, fastest)
+	}
+}
