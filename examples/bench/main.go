@@ -53,6 +53,7 @@ type options struct {
 	workloads   []string
 	size        byteSize
 	frame       byteSize
+	payload     string
 	parallel    int
 	echoCount   int
 	idleConns   int
@@ -77,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wls := fs.String("workloads", strings.Join(workloadKeys(), ","), "comma-separated `workloads` to run")
 	fs.Var(&o.size, "size", "bytes through one connection in t2c and c2t, and through all of them in par (`size`: 1GiB, 64MiB, 100MB, 4096)")
 	fs.Var(&o.frame, "frame", "WebSocket message `size` the client sends in c2t")
+	fs.StringVar(&o.payload, "payload", "text", "what t2c, c2t and par send: text (\"wsproxy \" repeated: compresses to almost nothing when recorded) or random (incompressible, 32 MiB of distinct bytes cycled)")
 	fs.IntVar(&o.parallel, "parallel", 8, "`connections` in par")
 	fs.IntVar(&o.echoCount, "echo-count", 10000, "round trips in echo")
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle `sessions` in idle")
@@ -102,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
 	case o.size <= 0 || o.frame <= 0:
 		return errors.New("-size and -frame must be positive")
+	case o.payload != "text" && o.payload != "random":
+		return fmt.Errorf("-payload %q: want text or random", o.payload)
 	case o.parallel < 1 || o.echoCount < 1 || o.idleConns < 1 || o.idleForking < 1 || o.concurrency < 1 || o.count < 1:
 		return errors.New("-parallel, -echo-count, -idle-conns, -idle-conns-forking, -concurrency and -count must be at least 1")
 	case o.duration <= 0 || o.maxTime <= 0:

@@ -21,18 +21,20 @@ type relaySpec struct {
 	name    string
 	ws      bool // clients speak WebSocket to it; else raw TCP
 	forking bool // a process per connection
+	record  bool // wsproxy recording every session to a fresh directory
 	bin     string
 	// args returns the command line after bin.
 	args func(listen, target string) []string
 }
 
-func relayNames() []string { return []string{"wsproxy", "websockify", "socat"} }
+func relayNames() []string { return []string{"wsproxy", "recording", "websockify", "socat"} }
 
 // relaySpecs returns the three relays, with the binaries of o.
 func relaySpecs(o options) map[string]*relaySpec {
 	hostPort := func(listen, target string) []string { return []string{listen, target} }
 	return map[string]*relaySpec{
 		"wsproxy":    {name: "wsproxy", ws: true, bin: o.wsproxy, args: hostPort},
+		"recording":  {name: "recording", ws: true, record: true, bin: o.wsproxy, args: hostPort},
 		"websockify": {name: "websockify", ws: true, forking: true, bin: o.websockify, args: hostPort},
 		"socat": {name: "socat", forking: true, bin: o.socat, args: func(listen, target string) []string {
 			host, port, _ := net.SplitHostPort(listen)
@@ -46,7 +48,11 @@ func relaySpecs(o options) map[string]*relaySpec {
 // commandLine returns how the relay is run, with placeholders for the
 // addresses.
 func (s *relaySpec) commandLine() string {
-	return strings.Join(append([]string{s.bin}, s.args("127.0.0.1:PORT", "127.0.0.1:TARGET_PORT")...), " ")
+	args := s.args("127.0.0.1:PORT", "127.0.0.1:TARGET_PORT")
+	if s.record {
+		args = append([]string{"--record-dir", "DIR"}, args...)
+	}
+	return strings.Join(append([]string{s.bin}, args...), " ")
 }
 
 // relay is a running relay process. Its process group holds the processes
@@ -54,6 +60,7 @@ func (s *relaySpec) commandLine() string {
 type relay struct {
 	spec   *relaySpec
 	addr   string
+	recDir string // the recordings, removed by stop; "" when not recording
 	cmd    *exec.Cmd
 	logf   *os.File
 	exited chan struct{}
@@ -87,14 +94,24 @@ func tryStartRelay(ctx context.Context, spec *relaySpec, target, dir string) (*r
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(spec.bin, spec.args(addr, target)...)
+	args := spec.args(addr, target)
+	var recDir string
+	if spec.record {
+		if recDir, err = os.MkdirTemp(dir, "recordings-*"); err != nil {
+			logf.Close()
+			return nil, err
+		}
+		args = append([]string{"--record-dir", recDir}, args...)
+	}
+	cmd := exec.Command(spec.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		os.RemoveAll(recDir)
 		return nil, fmt.Errorf("%s: %w", spec.name, err)
 	}
-	r := &relay{spec: spec, addr: addr, cmd: cmd, logf: logf, exited: make(chan struct{})}
+	r := &relay{spec: spec, addr: addr, recDir: recDir, cmd: cmd, logf: logf, exited: make(chan struct{})}
 	go r.wait()
 	if err := r.waitListening(ctx, 10*time.Second); err != nil {
 		r.stop()
@@ -189,6 +206,9 @@ func (r *relay) stop() {
 	<-r.exited
 	r.logf.Close()
 	os.Remove(r.logf.Name())
+	if r.recDir != "" {
+		os.RemoveAll(r.recDir)
+	}
 }
 
 // treeMemory is the memory of a process and its descendants.

@@ -30,6 +30,7 @@ type row struct {
 	Values       map[string]float64 `json:"values"`                  // by relay; absent when not measured
 	VsSocat      float64            `json:"vs_socat,omitempty"`      // wsproxy ÷ socat
 	VsWebsockify float64            `json:"vs_websockify,omitempty"` // wsproxy ÷ websockify
+	Recording    float64            `json:"recording,omitempty"`     // recording ÷ wsproxy
 	Target       string             `json:"target,omitempty"`
 	Pass         *bool              `json:"pass,omitempty"` // nil: no target, or not measured
 }
@@ -54,16 +55,22 @@ func throughputTarget(r row, _ options) (bool, bool) {
 	if r.VsWebsockify > 0 {
 		pass, ok = pass && r.VsWebsockify >= 3, true
 	}
+	if r.Recording > 0 {
+		pass, ok = pass && r.Recording >= 0.8, true
+	}
 	return pass, ok
 }
 
+// throughputGoal is the target of the throughput rows.
+const throughputGoal = "≥0.8× socat, ≥3× websockify; recording ≥0.8×"
+
 func rowSpecs(o options) []rowSpec {
 	return []rowSpec{
-		{"t2c", mbps, "1 conn, target→client", "MB/s", "≥0.8× socat, ≥3× websockify", throughputTarget},
+		{"t2c", mbps, "1 conn, target→client", "MB/s", throughputGoal, throughputTarget},
 		{"t2c", cpuPerGB, "  relay CPU", "s/GB", "", nil},
-		{"c2t", mbps, "1 conn, client→target", "MB/s", "≥0.8× socat, ≥3× websockify", throughputTarget},
+		{"c2t", mbps, "1 conn, client→target", "MB/s", throughputGoal, throughputTarget},
 		{"c2t", cpuPerGB, "  relay CPU", "s/GB", "", nil},
-		{"par", mbps, fmt.Sprintf("%d conns, target→client, sum", o.parallel), "MB/s", "≥0.8× socat, ≥3× websockify", throughputTarget},
+		{"par", mbps, fmt.Sprintf("%d conns, target→client, sum", o.parallel), "MB/s", throughputGoal, throughputTarget},
 		{"par", cpuPerGB, "  relay CPU", "s/GB", "", nil},
 		{"echo", p50, "64 B echo, p50", "µs", "≤ websockify", func(r row, _ options) (bool, bool) {
 			return r.VsWebsockify <= 1, r.VsWebsockify > 0
@@ -101,6 +108,9 @@ func (rep *report) check(o options) {
 		}
 		if v := r.Values["websockify"]; ok && v > 0 {
 			r.VsWebsockify = ws / v
+		}
+		if v, rec := r.Values["recording"]; ok && rec && ws > 0 {
+			r.Recording = v / ws
 		}
 		if s.pass != nil {
 			if pass, ok := s.pass(r, o); ok {
@@ -147,14 +157,14 @@ func (rep *report) writeTable(w io.Writer) error {
 
 	header := []string{"workload", "", "unit"}
 	header = append(header, relays...)
-	header = append(header, "÷socat", "÷websockify", "target", "")
+	header = append(header, "÷socat", "÷websockify", "recording÷", "target", "")
 	table := [][]string{header}
 	for _, r := range rep.Rows {
 		cells := []string{r.Workload, r.Label, r.Unit}
 		for _, name := range relays {
 			cells = append(cells, rep.cell(r, name))
 		}
-		cells = append(cells, ratio(r.VsSocat), ratio(r.VsWebsockify), r.Target, verdict(r.Pass))
+		cells = append(cells, ratio(r.VsSocat), ratio(r.VsWebsockify), ratio(r.Recording), r.Target, verdict(r.Pass))
 		table = append(table, cells)
 	}
 	// Text columns to the left, numbers to the right.
@@ -162,7 +172,8 @@ func (rep *report) writeTable(w io.Writer) error {
 	writeColumns(w, table, left)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "÷socat and ÷websockify are wsproxy's value divided by the other's: above 1 is faster for MB/s")
-	fmt.Fprintln(w, "and conn/s, slower for µs, bigger for KiB. MB/s is 10^6 bytes per second.")
+	fmt.Fprintln(w, "and conn/s, slower for µs, bigger for KiB. recording÷ is recording's value divided by wsproxy's:")
+	fmt.Fprintln(w, "what recording every session (--record-dir) leaves of it. MB/s is 10^6 bytes per second.")
 	for _, m := range rep.Measurements {
 		switch {
 		case m.Error != "":

@@ -154,13 +154,13 @@ func (b *bench) download(ctx context.Context, spec *relaySpec, n int) (measureme
 			firstErr = err
 		}
 	}
-	chunk := bytes.Repeat([]byte("wsproxy "), 256<<10/8)
+	chunks := b.payloads(256 << 10)
 	deadline := time.Now().Add(b.o.maxTime)
 	cpu := r.cpuMeter()
 	start := time.Now()
 	senders := make(chan error, n)
 	for _, tc := range tconns {
-		go func() { senders <- send(tc, chunk, per, deadline) }()
+		go func() { senders <- send(tc, chunks, per, deadline) }()
 	}
 	for _, c := range clients {
 		wg.Go(func() {
@@ -189,10 +189,11 @@ func (b *bench) download(ctx context.Context, spec *relaySpec, n int) (measureme
 	return throughput(received.Load(), size, elapsed, used, cut), nil
 }
 
-// send writes n bytes of chunk, repeated, to c.
-func send(c net.Conn, chunk []byte, n int64, deadline time.Time) error {
+// send writes n bytes of chunks, in turn, to c.
+func send(c net.Conn, chunks [][]byte, n int64, deadline time.Time) error {
 	c.SetWriteDeadline(deadline)
-	for n > 0 {
+	for i := 0; n > 0; i++ {
+		chunk := chunks[i%len(chunks)]
 		p := chunk[:min(int64(len(chunk)), n)]
 		if _, err := c.Write(p); err != nil {
 			return err
@@ -200,6 +201,23 @@ func send(c net.Conn, chunk []byte, n int64, deadline time.Time) error {
 		n -= int64(len(p))
 	}
 	return nil
+}
+
+// payloads returns the chunks of size bytes that t2c, c2t and par send, by
+// -payload: one chunk of "wsproxy " repeated, or 32 MiB of random bytes cut
+// into chunks (more than zstd's window at any level, so that a recording
+// cannot compress them by matching earlier ones).
+func (b *bench) payloads(size int) [][]byte {
+	if b.o.payload != "random" {
+		return [][]byte{bytes.Repeat([]byte("wsproxy "), (size+7)/8)[:size]}
+	}
+	rng := rand.NewChaCha8([32]byte{'w', 's'})
+	chunks := make([][]byte, max(1, 32<<20/size))
+	for i := range chunks {
+		chunks[i] = make([]byte, size)
+		rng.Read(chunks[i])
+	}
+	return chunks
 }
 
 // throughput is the measurement of moved bytes in elapsed; cut means the
@@ -243,11 +261,14 @@ func (b *bench) upload(ctx context.Context, spec *relaySpec) (measurement, error
 	tc := tconns[0]
 
 	size, frameSize := int64(b.o.size), int64(b.o.frame)
-	payload := bytes.Repeat([]byte("wsproxy "), int(frameSize+7)/8)[:frameSize]
-	msg := c.message(payload)
+	payloads := b.payloads(int(frameSize))
+	msgs := make([][]byte, len(payloads))
+	for i, p := range payloads {
+		msgs[i] = c.message(p)
+	}
 	var last []byte
 	if rest := size % frameSize; rest > 0 {
-		last = c.message(payload[:rest])
+		last = c.message(payloads[0][:rest])
 	}
 	deadline := time.Now().Add(b.o.maxTime)
 	var received atomic.Int64
@@ -269,8 +290,8 @@ func (b *bench) upload(ctx context.Context, spec *relaySpec) (measurement, error
 	}()
 	c.conn.SetWriteDeadline(deadline)
 	var werr error
-	for sent := int64(0); sent < size && werr == nil; sent += frameSize {
-		p := msg
+	for sent, i := int64(0), 0; sent < size && werr == nil; sent, i = sent+frameSize, i+1 {
+		p := msgs[i%len(msgs)]
 		if size-sent < frameSize {
 			p = last
 		}
