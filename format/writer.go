@@ -300,14 +300,26 @@ func (w *Writer) closeEncoder() {
 	}
 }
 
-// flushDue runs on the flush timer's goroutine.
+// flushDue runs on the flush timer's goroutine. A chunk ended by the
+// timer means records arrive slowly: the chunk buffers are let go, so that
+// the many idle Writers of a busy server do not each keep up to two chunks
+// of memory. Writers that fill chunks keep theirs.
 func (w *Writer) flushDue() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.usable() == nil {
-		_ = w.flushLocked() // a write error is kept in w.err for the next call
+	if w.usable() == nil && w.flushLocked() == nil { // a write error is kept in w.err for the next call
+		if cap(w.buf) > keptBuffer {
+			w.buf = nil
+		}
+		if cap(w.out) > keptBuffer {
+			w.out = nil
+		}
 	}
 }
+
+// keptBuffer is the largest chunk buffer a Writer keeps after the flush
+// timer ended a chunk.
+const keptBuffer = 64 << 10
 
 // flushLocked compresses the open chunk and writes it with its header frame.
 func (w *Writer) flushLocked() error {

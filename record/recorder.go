@@ -98,6 +98,8 @@ type Recorder struct {
 	// openFile creates files; tests replace it to inject faults.
 	openFile func(name string, flag int, perm fs.FileMode) (file, error)
 
+	queues sync.Pool // *queue, see Session
+
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	next     int // websockify-style counter for File
@@ -150,6 +152,7 @@ func New(opts Options) (*Recorder, error) {
 		return nil, errors.New("record: signing needs the wsrec format")
 	}
 	r := &Recorder{opts: opts, log: opts.Logger, sessions: map[*Session]struct{}{}, openFile: openOSFile}
+	r.queues.New = func() any { return new(queue) }
 	if r.log == nil {
 		r.log = slog.Default()
 	}

@@ -32,8 +32,7 @@ type Session struct {
 	mu       sync.Mutex
 	notEmpty sync.Cond
 	notFull  sync.Cond
-	queue    []queued
-	arena    []byte // payloads of queue
+	queue    *queue // nil while nothing is queued
 	last     time.Duration
 	closing  bool
 	err      error // strict policy: why the session must end
@@ -55,6 +54,20 @@ type queued struct {
 	rec    format.Record // Payload unset for messages: see off, n
 	off, n int
 }
+
+// queue holds the records handed to a Session and not yet taken by its
+// writing goroutine. Queues come from the Recorder's pool and go back to it
+// once written, so that an idle session holds none: a recorded session
+// that once sent a burst would otherwise keep megabytes.
+type queue struct {
+	recs  []queued
+	arena []byte // payloads of recs
+}
+
+// maxPooledQueue is the largest arena put back in the pool; a single
+// message larger than the buffer makes a bigger one, which is dropped.
+const maxPooledQueue = 4 << 20
+var _ = 0
 
 // Start creates the recording of a session and writes its open record.
 // h.Start is the session's wall-clock start and h.Meta its metadata; a zero
@@ -113,17 +126,27 @@ func (s *Session) enqueue(rec format.Record, payload []byte) error {
 			return ErrSessionClosed
 		}
 		// One message larger than the buffer is let through alone.
-		if len(s.arena) == 0 || len(s.arena)+len(payload) <= s.r.opts.BufferSize {
+		if s.queue == nil || len(s.queue.arena) == 0 || len(s.queue.arena)+len(payload) <= s.r.opts.BufferSize {
 			break
 		}
 		s.notFull.Wait()
 	}
 	rec.Time = max(rec.Time, s.last)
 	s.last = rec.Time
-	s.queue = append(s.queue, queued{rec: rec, off: len(s.arena), n: len(payload)})
-	s.arena = append(s.arena, payload...)
-	s.notEmpty.Signal()
+	s.push(queued{rec: rec}, payload)
 	return nil
+}
+
+// push adds q and its payload to the queue, taking one from the pool if
+// needed, and wakes the writing goroutine. s.mu is held.
+func (s *Session) push(q queued, payload []byte) {
+	if s.queue == nil {
+		s.queue = s.r.queues.Get().(*queue)
+	}
+	q.off, q.n = len(s.queue.arena), len(payload)
+	s.queue.recs = append(s.queue.recs, q)
+	s.queue.arena = append(s.queue.arena, payload...)
+	s.notEmpty.Signal()
 }
 
 // Close queues the close record, waits until the recording is written and
@@ -138,7 +161,7 @@ func (s *Session) Close(at time.Duration, ci format.CloseInfo) error {
 		if s.err == nil {
 			at = max(at, s.last)
 			s.last = at
-			s.queue = append(s.queue, queued{rec: format.Record{Kind: format.KindClose, Time: at, Close: ci}})
+			s.push(queued{rec: format.Record{Kind: format.KindClose, Time: at, Close: ci}}, nil)
 		}
 		s.closing = true
 		s.notEmpty.Signal()
@@ -154,28 +177,26 @@ func (s *Session) Close(at time.Duration, ci format.CloseInfo) error {
 // writeLoop writes queued records until Close, then seals the file.
 func (s *Session) writeLoop() {
 	defer close(s.done)
-	var (
-		batch []queued
-		arena []byte
-	)
 	for {
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.closing {
+		for s.queue == nil && !s.closing {
 			s.notEmpty.Wait()
 		}
-		batch, s.queue = s.queue, batch[:0]
-		arena, s.arena = s.arena, arena[:0]
+		q := s.queue
+		s.queue = nil
 		closing := s.closing
 		s.notFull.Broadcast()
 		s.mu.Unlock()
-		for _, q := range batch {
-			rec := q.rec
-			if rec.Kind == format.KindMessage {
-				rec.Payload = arena[q.off : q.off+q.n]
+		if q != nil {
+			for _, qd := range q.recs {
+				rec := qd.rec
+				if rec.Kind == format.KindMessage {
+					rec.Payload = q.arena[qd.off : qd.off+qd.n]
+				}
+				s.write(rec)
 			}
-			s.write(rec)
+			s.r.putQueue(q)
 		}
-		clear(batch) // drop references to strings in labels and reasons
 		if closing {
 			break
 		}
@@ -382,3 +403,14 @@ func (k *websockifySink) close() error {
 }
 
 func (k *websockifySink) abandon() { k.f.Close() }
+
+// putQueue empties q and puts it back in the pool, unless a message larger
+// than the buffer made it too big to keep.
+func (r *Recorder) putQueue(q *queue) {
+	if cap(q.arena) > maxPooledQueue {
+		return
+	}
+	clear(q.recs) // drop references to strings in labels and reasons
+	q.recs, q.arena = q.recs[:0], q.arena[:0]
+	r.queues.Put(q)
+}
