@@ -264,9 +264,16 @@ func (r *Reader) corrupt(c *chunkInfo, err error) error {
 func (r *Reader) loadNext() error {
 	c, stop, err := r.chunkAt(r.next, r.seq)
 	if err != nil {
-		if err == errCut {
+		// A sealed file is whole: a frame that seems cut, or chunks that
+		// end before the trailer's count, are a damaged frame header.
+		switch {
+		case err == errCut && r.tr != nil:
+			return &CorruptError{Offset: stop, Chunk: r.seq, Err: errors.New("frame runs past the trailer")}
+		case err == errCut:
 			r.tail = stop
 			return io.EOF
+		case err == io.EOF && r.tr != nil && r.seq != len(r.chunks):
+			return &CorruptError{Offset: r.next, Chunk: r.seq, Err: fmt.Errorf("%d chunks read, the trailer lists %d", r.seq, len(r.chunks))}
 		}
 		return err
 	}

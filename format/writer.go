@@ -52,10 +52,11 @@ func NewEncoder(level zstd.EncoderLevel, concurrency int) (*zstd.Encoder, error)
 	if level == 0 {
 		level = DefaultLevel
 	}
-	// No content checksum: the hash chain covers every compressed byte,
-	// and xxhash over every uncompressed byte cost a tenth of a recording
-	// proxy's CPU.
-	opts := []zstd.EOption{zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(false)}
+	// The content checksum costs about a tenth of a recording proxy's CPU
+	// (xxhash over every uncompressed byte), but it is what lets a reader
+	// that does not verify the hash chain (Next, Seek) notice a damaged
+	// chunk: without it most flipped bits decompress to wrong records.
+	opts := []zstd.EOption{zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(true)}
 	if concurrency > 0 {
 		opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
 	}
