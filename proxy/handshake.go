@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -74,15 +75,24 @@ func (s *Server) serveHTTP(ctx context.Context, cc *clientConn, hsDeadline time.
 	br.Reset(nil)
 	s.readers.Put(br)
 	if err != nil {
+		reason, herr := RejectBadRequest, &HTTPError{Status: http.StatusBadRequest, Reason: "malformed HTTP request", Err: err}
 		switch {
 		case errors.Is(err, errHeaderTooLarge):
-			s.reject(cc, nil, &HTTPError{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "request header too large"})
-		case isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
-			s.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", fmt.Errorf("reading request: %w", err))
-		default:
-			s.reject(cc, nil, &HTTPError{Status: http.StatusBadRequest, Reason: "malformed HTTP request", Err: err})
+			herr = &HTTPError{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "request header too large"}
+		case isTimeout(err):
+			reason, herr = RejectTimeout, nil
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+			reason, herr = RejectClosed, nil
+		}
+		if herr != nil {
+			s.reject(cc, cc.log, nil, herr)
+			err = herr
+		} else {
+			err = fmt.Errorf("reading request: %w", err)
+			cc.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", err)
 		}
 		cc.Close()
+		s.rejected(reason, err)
 		return
 	}
 	req.RemoteAddr = addrString(cc.raw.RemoteAddr())
@@ -96,8 +106,10 @@ func (s *Server) serveHTTP(ctx context.Context, cc *clientConn, hsDeadline time.
 		return
 	}
 	if s.opts.Handler == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
-		s.reject(cc, req, methodNotAllowed(s.opts.Handler != nil))
+		herr := methodNotAllowed(s.opts.Handler != nil)
+		s.reject(cc, cc.log, req, herr)
 		cc.Close()
+		s.rejected(RejectBadRequest, herr)
 		return
 	}
 	// A request for a static file: replay what was read to the static
@@ -205,14 +217,15 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 	cc.SetDeadline(hsDeadline)
 	neg, herr := negotiate(req)
 	if herr != nil {
-		s.reject(cc, req, herr)
+		s.reject(cc, cc.log, req, herr)
 		cc.Close()
+		s.rejected(RejectBadRequest, herr)
 		return
 	}
 
 	r := &Request{
 		HTTP:       req,
-		Session:    newSessionID(),
+		Session:    cc.id,
 		LocalAddr:  cc.raw.LocalAddr(),
 		RemoteAddr: cc.raw.RemoteAddr(),
 		ClientAddr: req.RemoteAddr,
@@ -224,30 +237,35 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 	if hsDeadline.IsZero() {
 		hctx, cancel = context.WithCancel(ctx)
 	}
-	target, err := s.admit(hctx, r)
+	target, reason, err := s.admit(hctx, cc.log, r)
 	cancel()
 	if err != nil {
 		var herr *HTTPError
 		if !errors.As(err, &herr) {
 			herr = &HTTPError{Status: http.StatusInternalServerError, Reason: "internal error", Err: err}
 		}
-		s.reject(cc, req, herr)
+		s.reject(cc, cc.log, req, herr)
 		cc.Close()
+		s.rejected(reason, err)
 		return
 	}
 
 	sess := newSession(ctx, s, cc, r, target, neg)
 	if !s.addSession(sess) {
 		sess.cancel()
-		s.reject(cc, req, &HTTPError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"})
+		herr := &HTTPError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
+		s.reject(cc, cc.log, req, herr)
 		cc.Close()
+		s.rejected(RejectShutdown, herr)
 		return
 	}
 	defer s.removeSession(sess)
 	if err := writeUpgrade(cc, neg); err != nil {
 		sess.cancel()
-		s.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", fmt.Errorf("writing upgrade: %w", err))
+		err = fmt.Errorf("writing upgrade: %w", err)
+		cc.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", err)
 		cc.Close()
+		s.rejected(RejectClosed, err)
 		return
 	}
 	cc.SetDeadline(time.Time{})
@@ -257,28 +275,29 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 	sess.run(leftover)
 }
 
-// admit runs the Authenticator and the Resolver.
-func (s *Server) admit(ctx context.Context, r *Request) (Target, error) {
+// admit runs the Authenticator and the Resolver. On failure it also says
+// why, for the Observer.
+func (s *Server) admit(ctx context.Context, log *slog.Logger, r *Request) (Target, RejectReason, error) {
 	if a := s.opts.Authenticator; a != nil {
 		var user string
-		err := guard(s.log, "authenticator", func() (err error) {
+		err := guard(log, "authenticator", func() (err error) {
 			user, err = a.Authenticate(ctx, r)
 			return err
 		})
 		if err != nil {
-			return Target{}, fmt.Errorf("authenticate: %w", err)
+			return Target{}, RejectAuth, fmt.Errorf("authenticate: %w", err)
 		}
 		r.User = user
 	}
 	var t Target
-	err := guard(s.log, "resolver", func() (err error) {
+	err := guard(log, "resolver", func() (err error) {
 		t, err = s.opts.Resolver.Resolve(ctx, r)
 		return err
 	})
 	if err != nil {
-		return Target{}, fmt.Errorf("resolve: %w", err)
+		return Target{}, resolveReason(err), fmt.Errorf("resolve: %w", err)
 	}
-	return t, nil
+	return t, 0, nil
 }
 
 // writeUpgrade writes the 101 response.
@@ -297,7 +316,7 @@ func writeUpgrade(w io.Writer, n negotiation) error {
 
 // reject answers a request with an error status and logs it. req may be nil
 // when the request could not be read.
-func (s *Server) reject(w io.Writer, req *http.Request, e *HTTPError) {
+func (s *Server) reject(w io.Writer, log *slog.Logger, req *http.Request, e *HTTPError) {
 	attrs := []any{"status", e.Status, "reason", e.Reason}
 	if req != nil {
 		attrs = append(attrs, "client", req.RemoteAddr, "method", req.Method, "path", req.URL.Path)
@@ -305,7 +324,7 @@ func (s *Server) reject(w io.Writer, req *http.Request, e *HTTPError) {
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err)
 	}
-	s.log.Info("request rejected", attrs...)
+	log.Info("request rejected", attrs...)
 	writeError(w, e, req != nil && req.Method == http.MethodHead)
 }
 

@@ -10,7 +10,7 @@ import (
 // Authenticator or Tap fails its own session (500 before the upgrade, 1011
 // after it) instead of the whole server.
 type PanicError struct {
-	Hook  string // "resolver", "authenticator", "tap"
+	Hook  string // "resolver", "authenticator", "tap", "observer"
 	Value any    // the value passed to panic
 	Stack []byte // the panicking goroutine's stack
 }

@@ -112,6 +112,10 @@ type ServerOptions struct {
 	// MaxHeaderBytes bounds the size of a request's header; a larger one
 	// is answered 431. Zero means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+
+	// Observer is told of rejected connections and of sessions opening and
+	// closing, for metrics. nil means none.
+	Observer Observer
 }
 
 // Server accepts WebSocket clients and proxies each to its target.
@@ -135,6 +139,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{} // connections before their session starts
 	sessions  map[*session]struct{}
+	closed    Stats          // bytes of the sessions no longer in sessions
 	wg        sync.WaitGroup // every goroutine the server started
 }
 
@@ -364,6 +369,8 @@ func (s *Server) addSession(sess *session) bool {
 func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
+	s.closed.ToTarget += sess.toTarget.Load()
+	s.closed.ToClient += sess.toClient.Load()
 	s.mu.Unlock()
 	s.wg.Done()
 }

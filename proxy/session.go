@@ -137,6 +137,7 @@ func (s *session) run(leftover []byte) {
 		attrs = append(attrs, "user", s.info.User)
 	}
 	s.log.Info("session open", attrs...)
+	s.srv.observe(func(o Observer) { o.SessionOpened(&s.info) })
 
 	var t2cErr, c2tErr error
 	if s.connect() {
@@ -191,6 +192,7 @@ func (s *session) run(leftover []byte) {
 		attrs = append(attrs, "err", ci.Err)
 	}
 	s.log.Info("session closed", attrs...)
+	s.srv.observe(func(o Observer) { o.SessionClosed(&s.info, ci) })
 	// What the pumps returned after the end was decided, for debugging.
 	for _, err := range []error{t2cErr, c2tErr} {
 		if err != nil && !errors.Is(ci.Err, err) {
@@ -215,7 +217,9 @@ func (s *session) connect() bool {
 			s.interrupt(closeGoingAway)
 		}
 		if !s.takeInterrupt() {
-			s.stop(closeReq{by: SideProxy, code: CloseInternalError, reason: "Failed to connect to downstream server", err: fmt.Errorf("dial %s: %w", s.info.Target, err)})
+			err = fmt.Errorf("dial %s: %w", s.info.Target, err)
+			s.stop(closeReq{by: SideProxy, code: CloseInternalError, reason: "Failed to connect to downstream server", err: err})
+			s.srv.rejected(RejectTargetUnreachable, err)
 		}
 		return false
 	}
@@ -489,6 +493,9 @@ func (s *session) onPongTimeout() {
 	timeout := s.srv.opts.HeartbeatTimeout
 	waited := s.since() - time.Duration(sent-1)
 	if waited >= timeout {
+		if !s.stopped.Load() {
+			s.srv.observe(func(o Observer) { o.HeartbeatTimeout(&s.info) })
+		}
 		s.interrupt(closeReq{by: SideProxy, code: CloseGoingAway, reason: "Heartbeat timeout", err: fmt.Errorf("no pong within %v", timeout)})
 		return
 	}

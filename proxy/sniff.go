@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -18,9 +19,10 @@ import (
 const policyRequest = "<policy-file-request/>\x00"
 
 var (
-	errNoTLS       = errors.New("TLS handshake but no TLS configuration")
-	errPlain       = errors.New("plain connection refused: TLS required")
-	errFlashPolicy = errors.New("flash policy served") // not a failure
+	errNoTLS        = errors.New("TLS handshake but no TLS configuration")
+	errPlain        = errors.New("plain connection refused: TLS required")
+	errTLSHandshake = errors.New("tls handshake")
+	errFlashPolicy  = errors.New("flash policy served") // not a failure
 )
 
 // clientConn is a client connection after sniffing.
@@ -28,6 +30,12 @@ type clientConn struct {
 	net.Conn           // what HTTP and WebSocket are spoken on
 	raw      net.Conn  // the accepted connection (TCP or unix)
 	tls      *tls.Conn // the TLS layer of a wss:// connection, or nil
+
+	// id is the connection's ID, given at accept: the session ID if it
+	// becomes a session, so that every log line about the connection
+	// carries it. log is the server's logger with it.
+	id  SessionID
+	log *slog.Logger
 }
 
 // closeWrite half-closes the connection: a TLS close_notify, then FIN.
@@ -77,17 +85,23 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer s.forgetConn(c)
 
 	accepted := time.Now()
+	id := newSessionID()
+	log := s.log.With("session", id)
 	hsDeadline := deadline(accepted, s.opts.HandshakeTimeout)
 	cc, err := s.sniff(ctx, c, accepted, hsDeadline)
 	if err != nil {
 		if err == errFlashPolicy {
-			s.log.Debug("flash policy served", "client", c.RemoteAddr())
+			log.Debug("flash policy served", "client", c.RemoteAddr())
 		} else {
-			s.log.Info("connection dropped", "client", c.RemoteAddr(), "err", err)
+			log.Info("connection dropped", "client", c.RemoteAddr(), "err", err)
 		}
 		c.Close()
+		if err != errFlashPolicy {
+			s.rejected(sniffReason(err), err)
+		}
 		return
 	}
+	cc.id, cc.log = id, log
 	s.serveHTTP(ctx, cc, hsDeadline)
 }
 
@@ -132,7 +146,7 @@ func (s *Server) sniff(ctx context.Context, c net.Conn, accepted, hsDeadline tim
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("tls handshake: %w", err)
+			return nil, fmt.Errorf("%w: %w", errTLSHandshake, err)
 		}
 		return &clientConn{Conn: tc, raw: c, tls: tc}, nil
 	case s.opts.RequireTLS:

@@ -101,7 +101,7 @@ func (s *Server) upgradeHijacked(w http.ResponseWriter, r *http.Request, rc *rep
 	}
 	// The session reads through rc, which may still hold replayed bytes
 	// (after those in brw.Reader).
-	cc := &clientConn{Conn: c, raw: rc.cc.raw, tls: rc.cc.tls}
+	cc := &clientConn{Conn: c, raw: rc.cc.raw, tls: rc.cc.tls, id: rc.cc.id, log: rc.cc.log}
 	r.RemoteAddr = addrString(rc.cc.raw.RemoteAddr())
 	s.upgrade(rc.ctx, cc, r, leftover, deadline(time.Now(), s.opts.HandshakeTimeout))
 }

@@ -97,6 +97,7 @@ type Recorder struct {
 
 	// openFile creates files; tests replace it to inject faults.
 	openFile func(name string, flag int, perm fs.FileMode) (file, error)
+	stats    counters // see stats.go
 
 	queues sync.Pool // *queue, see Session
 
@@ -211,7 +212,7 @@ func (r *Recorder) create(h *format.Header, part int) (file, string, error) {
 			if part > 0 {
 				name = fmt.Sprintf("%s.part%d", name, part)
 			}
-			f, err := r.openFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+			f, err := r.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
@@ -228,11 +229,12 @@ func (r *Recorder) create(h *format.Header, part int) (file, string, error) {
 	}
 	name := filepath.Join(r.opts.Dir, rel)
 	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		r.stats.errors.Add(1)
 		return nil, "", err
 	}
 	base := name
 	for i := 1; ; i++ {
-		f, err := r.openFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		f, err := r.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, name, err
 		}

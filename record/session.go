@@ -67,7 +67,6 @@ type queue struct {
 // maxPooledQueue is the largest arena put back in the pool; a single
 // message larger than the buffer makes a bigger one, which is dropped.
 const maxPooledQueue = 4 << 20
-var _ = 0
 
 // Start creates the recording of a session and writes its open record.
 // h.Start is the session's wall-clock start and h.Meta its metadata; a zero

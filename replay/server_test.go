@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -144,7 +145,7 @@ func TestSelect(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(srv.log.String(), `msg="request rejected" status=404 reason="no recording named \"websockify\"`) {
+	if !regexp.MustCompile(`msg="request rejected" session=[0-9a-f]{32} status=404 reason="no recording named \\"websockify\\"`).MatchString(srv.log.String()) {
 		t.Errorf("the log does not say why a request was rejected:\n%s", srv.log)
 	}
 	recs, err := srv.Recordings()

@@ -158,5 +158,5 @@ func TestNoVNCToken(t *testing.T) {
 	// failed connection.
 	v := b.OpenNoVNC(t, "http://"+p.addr+"/vnc_lite.html", vnctest.NoVNCOptions{Path: "websockify?token=gamma"})
 	v.WaitDisconnected(t)
-	p.stderr.wait(t, regexp.MustCompile(`msg="request rejected" status=404`))
+	p.stderr.wait(t, regexp.MustCompile(`msg="request rejected" session=[0-9a-f]{32} status=404`))
 }
