@@ -74,7 +74,8 @@ func (b *syncBuffer) wait(t testing.TB, re *regexp.Regexp) []string {
 	}
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+// listeningRE finds the address in the "listening" line, text or JSON.
+var listeningRE = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")([^\s"]+)`)
 
 // instance is wsproxy run in-process by startRun.
 type instance struct {

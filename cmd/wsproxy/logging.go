@@ -18,50 +18,36 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/cmd/internal/logging"
 )
 
-// logger returns the command's logger: text lines on stderr, and with
+// logger returns the command's logger: lines on stderr, and with
 // --log-file and --syslog there too, as websockify_init sets up Python's
-// logging; debug lines with -v. close closes the file and the syslog
-// connection.
+// logging; JSON lines with --log-format json (syslog keeps its own format);
+// debug lines with -v. close closes the file and the syslog connection.
 func (c *rootCmd) logger(stderr io.Writer) (log *slog.Logger, close func(), err error) {
-	level := slog.LevelInfo
-	if c.Verbose {
-		level = slog.LevelDebug
+	handlers, closeFile, err := logging.Handlers(stderr, logging.Options{Format: c.LogFormat, File: c.LogFile, Verbose: c.Verbose})
+	if err != nil {
+		return nil, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	handlers := []slog.Handler{slog.NewTextHandler(stderr, opts)}
-	var closers []io.Closer
-	close = func() {
-		for _, cl := range closers {
-			cl.Close()
-		}
-	}
-	if c.LogFile != "" {
-		f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
-		if err != nil {
-			return nil, nil, fmt.Errorf("log file: %w", err)
-		}
-		closers = append(closers, f)
-		handlers = append(handlers, slog.NewTextHandler(f, opts))
-	}
+	close = closeFile
 	if c.Syslog != "" {
 		facility := facilityUser
 		if c.Daemon {
 			facility = facilityDaemon
 		}
-		h, err := newSyslogHandler(c.Syslog, facility, c.LegacySyslog, opts)
+		h, err := newSyslogHandler(c.Syslog, facility, c.LegacySyslog, &slog.HandlerOptions{Level: logging.Level(c.Verbose)})
 		if err != nil {
-			close()
+			closeFile()
 			return nil, nil, err
 		}
-		closers = append(closers, h.sink)
+		close = func() {
+			closeFile()
+			h.sink.Close()
+		}
 		handlers = append(handlers, h)
 	}
-	if len(handlers) == 1 {
-		return slog.New(handlers[0]), close, nil
-	}
-	return slog.New(slog.NewMultiHandler(handlers...)), close, nil
+	return logging.New(handlers...), close, nil
 }
 
 // Syslog facilities (RFC 5424 section 6.2.1): websockify logs as "user",

@@ -30,5 +30,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if i := slices.Index(args, "--"); i >= 0 {
 		args, root.Wrap = args[:i], slices.Clone(args[i+1:])
 	}
-	return cli.Run(ctx, cli.Program{Name: "wsproxy", Description: description, Grammar: &root}, args, stdout, stderr)
+	return cli.Run(ctx, program(&root), args, stdout, stderr)
+}
+
+// program is wsproxy's command line, with root as its grammar.
+func program(root *rootCmd) cli.Program {
+	return cli.Program{Name: "wsproxy", Summary: "relay WebSocket connections to a TCP server, as websockify does", Description: description, Grammar: root}
 }

@@ -33,6 +33,13 @@ With --unix-listen or --inetd the source is left out. Addresses are split on
 their last colon; an IPv6 address may be written in brackets. A source
 without an address listens on every address, IPv4 and IPv6.
 
+Under systemd, wsproxy serves every socket that a .socket unit passes it
+(socket activation: LISTEN_FDS) and binds nothing itself: the source may
+then be left out, and if it is given it is not bound (it is logged, with a
+warning when its port is none of the sockets'). With Type=notify it tells
+systemd when it is ready and when it stops (sd_notify). See
+examples/systemd in wsproxy's sources.
+
 The same port serves ws:// and, when a certificate is found (--cert,
 self.pem by default), wss://; with --web it also serves static files, such
 as noVNC's. Every option can also be set with the environment variable
@@ -42,6 +49,11 @@ On SIGINT or SIGTERM wsproxy stops accepting connections, lets the open
 sessions run for --shutdown-timeout, then closes them with WebSocket status
 1001 and exits with status 0 (a second signal closes them at once). SIGHUP
 reloads the certificate, which is also reloaded when its files change.
+
+With --metrics-listen ADDR, wsproxy serves Prometheus metrics on
+http://ADDR/metrics, and a health check on /healthz (503 once it is
+shutting down), on a plain-HTTP listener of their own, never on the
+WebSocket port.
 
 Examples:
 
@@ -64,7 +76,7 @@ Examples:
 
 // rootCmd is wsproxy's command line.
 type rootCmd struct {
-	Source string `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen or --inetd."`
+	Source string `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen or --inetd; optional, and not bound, with systemd's socket activation."`
 	Target string `arg:"" optional:"" help:"The TCP server to relay to: target_addr:target_port. Left out with --unix-target, or when -- WRAP_COMMAND_LINE follows."`
 
 	Verbose bool `short:"v" env:"WSPROXY_VERBOSE" help:"Log debug messages too."`
@@ -81,7 +93,7 @@ type rootCmd struct {
 
 	Cert           string  `env:"WSPROXY_CERT" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificate chain for wss://, with the key unless --key is given. Default: self.pem, when that file exists."`
 	Key            string  `env:"WSPROXY_KEY" type:"path" placeholder:"FILE" group:"TLS" help:"PEM private key, if not in --cert."`
-	KeyPassword    string  `env:"WSPROXY_KEY_PASSWORD" placeholder:"PASSWORD" group:"TLS" help:"Password of an encrypted key (PKCS #8 or OpenSSL's legacy PEM encryption). Prefer the environment variable: the command line is visible to other users."`
+	KeyPassword    string  `env:"WSPROXY_KEY_PASSWORD" secret:"" placeholder:"PASSWORD" group:"TLS" help:"Password of an encrypted key (PKCS #8 or OpenSSL's legacy PEM encryption). Prefer the environment variable: the command line is visible to other users."`
 	CertReload     seconds `env:"WSPROXY_CERT_RELOAD" default:"5" placeholder:"SECONDS" group:"TLS" help:"How often to check --cert and --key for changes and reload them. 0 means only on SIGHUP. Default: 5."`
 	SSLOnly        bool    `env:"WSPROXY_SSL_ONLY" group:"TLS" help:"Refuse connections that are not TLS (wss://)."`
 	SSLTarget      bool    `env:"WSPROXY_SSL_TARGET" group:"TLS" help:"Connect to the target with TLS, verifying its certificate against the system's roots and the target's host name."`
@@ -107,17 +119,19 @@ type rootCmd struct {
 
 	TargetConfig string `name:"target-config" env:"WSPROXY_TARGET_CONFIG" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"Deprecated alias of --token-plugin TokenFile --token-source FILE, as in websockify."`
 	TokenPlugin  string `env:"WSPROXY_TOKEN_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Choose the target by a token (the token query parameter): ReadOnlyTokenFile, TokenFile, TokenFileName, BaseTokenAPI, JSONTokenApi, JWTTokenApi, TokenRedis or UnixDomainSocketDirectory, with websockify's names and --token-source syntax."`
-	TokenSource  string `env:"WSPROXY_TOKEN_SOURCE" placeholder:"ARG" group:"Tokens and authentication" help:"The token plugin's source: a file, directory, URL, key file or Redis address, as for websockify."`
+	TokenSource  string `env:"WSPROXY_TOKEN_SOURCE" secret:"" placeholder:"ARG" group:"Tokens and authentication" help:"The token plugin's source: a file, directory, URL, key file or Redis address, as for websockify."`
 	HostToken    bool   `env:"WSPROXY_HOST_TOKEN" group:"Tokens and authentication" help:"Take the token from the Host header instead of the token query parameter."`
 	AuthPlugin   string `env:"WSPROXY_AUTH_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Authenticate clients before the upgrade: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth."`
-	AuthSource   string `env:"WSPROXY_AUTH_SOURCE" placeholder:"ARG" group:"Tokens and authentication" help:"The auth plugin's source: user:password (or an htpasswd file of bcrypt hashes), origins, or common names."`
+	AuthSource   string `env:"WSPROXY_AUTH_SOURCE" secret:"" placeholder:"ARG" group:"Tokens and authentication" help:"The auth plugin's source: user:password (or an htpasswd file of bcrypt hashes), origins, or common names."`
 	WebAuth      bool   `env:"WSPROXY_WEB_AUTH" group:"Tokens and authentication" help:"With --web, apply the auth plugin to the static files too."`
 	SSLTargetCA  string `name:"ssl-target-ca" env:"WSPROXY_SSL_TARGET_CA" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"With --ssl-target, trust the authorities in FILE (PEM) instead of the system's roots."`
 
 	TrustedProxy []string `env:"WSPROXY_TRUSTED_PROXY" placeholder:"CIDR" group:"Proxies" help:"Believe the client address that a peer inside CIDR (repeatable) gives in a PROXY protocol v1/v2 header, Forwarded, X-Forwarded-For or X-Real-IP, for the logs and recordings. Other peers' headers are ignored, and their PROXY headers refused."`
 
-	recordFlags `embed:""`
+	recordFlags  `embed:""`
+	metricsFlags `embed:""`
 
+	LogFormat    string `env:"WSPROXY_LOG_FORMAT" default:"text" enum:"text,json" group:"Logging" help:"Format of the lines on stderr and in --log-file: text (key=value) or json (one object per line, for log shippers). Every line about a connection carries its session ID."`
 	LogFile      string `env:"WSPROXY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
 	Syslog       string `env:"WSPROXY_SYSLOG" placeholder:"SERVER" group:"Logging" help:"Also send the log to a syslog server, in RFC 5424 format: a UDP host:port, or a local socket such as /dev/log."`
 	LegacySyslog bool   `env:"WSPROXY_LEGACY_SYSLOG" group:"Logging" help:"With --syslog, use the old BSD syslog header instead of RFC 5424's."`
@@ -127,15 +141,22 @@ type rootCmd struct {
 	Wrap []string `kong:"-"`
 	// args are the arguments run was given, for a daemon to start itself.
 	args []string
+	// sd is systemd's socket activation and notification (systemd.go).
+	sd systemdState
 }
 
 // Validate checks the command line as a whole: which positional arguments
 // the options leave, and the options that go together.
 func (c *rootCmd) Validate() error {
-	needSource := !c.Inetd && c.UnixListen == ""
+	if err := c.takeActivated(); err != nil {
+		return err
+	}
+	needSource := !c.Inetd && c.UnixListen == "" && !c.activated()
 	needTarget := c.Wrap == nil && c.UnixTarget == "" && !c.plugins().usesTokens()
-	if !needSource && c.Target == "" {
-		// The first argument is the target: there is no source.
+	if !needSource && c.Target == "" && (needTarget || !c.activated()) {
+		// The first argument is the target: there is no source. (With
+		// socket activation the source is optional: a single argument is
+		// the target if one is needed, else the source.)
 		c.Source, c.Target = "", c.Source
 	}
 	switch {
@@ -147,7 +168,7 @@ func (c *rootCmd) Validate() error {
 		return errors.New("give --inetd or --unix-listen, not both")
 	case needSource && c.Source == "":
 		return errors.New("missing source: give [source_addr:]source_port")
-	case !needSource && c.Source != "":
+	case !needSource && !c.activated() && c.Source != "":
 		return fmt.Errorf("unexpected argument %s: with --inetd or --unix-listen there is no source", c.Source)
 	case c.Wrap != nil && c.Target != "":
 		return errors.New("give a target or -- WRAP_COMMAND_LINE, not both")
@@ -268,6 +289,8 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	defer closeLog()
 	c.warnIgnored(log)
+	c.sd.notify = listen.NewNotifier(log)
+	defer c.sd.notify.Close()
 
 	// Certificate reloads, and SIGHUP, until Run returns.
 	bg, stopBG := context.WithCancel(ctx)
@@ -286,7 +309,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 
 	conns := newTracker()
 	defer conns.removeSocket()
-	ln, err := c.listen(ctx, conns, log)
+	ln, err := c.openListener(ctx, conns, log)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -323,6 +346,11 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		taps = append(taps, newTap(rec))
 	}
 	opts.NewTap = teeTaps(taps)
+	if opts.Observer, err = c.startMetrics(ctx, rec, log); err != nil {
+		ln.Close()
+		return err
+	}
+	defer c.stopMetrics() // after the server has shut down
 	resolver, auth, stopPlugins, err := buildPlugins(c.plugins(), log)
 	if err != nil {
 		ln.Close()
@@ -386,6 +414,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		ln.Close()
 		return err
 	}
+	c.metricsFor(srv)
 	return c.serve(ctx, srv, ln, conns, once, wrap, log)
 }
 
@@ -408,6 +437,7 @@ func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener,
 	// Sessions outlive ctx: shutdown closes them.
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.WithoutCancel(ctx), ln) }()
+	c.notifyReady(ln)
 
 	var timeout <-chan time.Time
 	if c.Timeout > 0 {
@@ -467,6 +497,8 @@ func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener,
 		err = fmt.Errorf("serve: %w", err)
 		served <- nil
 	}
+	c.notifyStopping(srv.Active())
+	c.drainMetrics()
 	if serr := c.shutdown(ctx, srv, unbounded); serr != nil {
 		log.Info("sessions closed at the end of the shutdown timeout", "err", serr)
 	}
@@ -576,6 +608,10 @@ func orNoLimit(s seconds) time.Duration {
 // seconds is a duration option, given in seconds as websockify takes them
 // ("30", or "0.5"), or as a Go duration ("500ms", "2m").
 type seconds time.Duration
+
+// MarshalText writes s as a Go duration ("5s", "500ms"), which
+// UnmarshalText reads back exactly; --print-config uses it.
+func (s seconds) MarshalText() ([]byte, error) { return []byte(time.Duration(s).String()), nil }
 
 // UnmarshalText parses a number of seconds or a Go duration.
 func (s *seconds) UnmarshalText(b []byte) error {

@@ -38,7 +38,7 @@ type env struct {
 // runEnv is run with env.
 func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e *env) error {
 	root := &rootCmd{Convert: convertCmd{env: e}, Cut: cutCmd{env: e}}
-	err := cli.Run(ctx, cli.Program{Name: "wsrecord-inspect", Description: description, Grammar: root}, args, stdout, stderr)
+	err := cli.Run(ctx, program(root), args, stdout, stderr)
 	// verify's statuses 0 to 4 are its verdicts: a command line it cannot
 	// use must not look like one of them (2 is "unsealed").
 	if pe, ok := errors.AsType[*kong.ParseError](err); ok && cli.ExitCode(err) == cli.ExitUsage &&
@@ -46,4 +46,9 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e *env
 		return &cli.ExitError{Code: exitVerifyUsage, Err: err}
 	}
 	return err
+}
+
+// program is wsrecord-inspect's command line, with root as its grammar.
+func program(root *rootCmd) cli.Program {
+	return cli.Program{Name: "wsrecord-inspect", Summary: "summarise, check, convert and show session recordings", Description: description, Grammar: root}
 }

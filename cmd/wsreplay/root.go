@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 
@@ -23,6 +24,12 @@ client that connects gets its own playback, the server's messages at their
 recorded times. What the client sends is read and discarded.
 
   wsreplay [options] [source_addr:]source_port RECORDING|DIR...
+
+Under systemd, wsreplay serves every socket that a .socket unit passes it
+(socket activation: LISTEN_FDS) and binds nothing itself: the source may
+then be left out. A first argument is then the source (logged, not bound)
+only if it reads as [source_addr:]source_port and names no file. With
+Type=notify it tells systemd when it is ready and when it stops.
 
 With a single recording file every client gets it. With a directory (searched
 recursively) or several files, a client chooses a recording by name, the
@@ -44,6 +51,10 @@ and with --web static files such as noVNC's; clients may speak the binary or
 the base64 subprotocol. On SIGINT or SIGTERM wsreplay closes the replays with
 WebSocket status 1001 and exits.
 
+With --metrics-listen ADDR, wsreplay serves Prometheus metrics on
+http://ADDR/metrics, and a health check on /healthz (503 once it is
+shutting down), on a plain-HTTP listener of their own.
+
 Examples:
 
   # Serve the recordings under ./recordings on port 6080, with noVNC's
@@ -60,7 +71,7 @@ Examples:
 
 // rootCmd is wsreplay's command line.
 type rootCmd struct {
-	Source     string   `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen."`
+	Source     string   `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen; optional, and not bound, with systemd's socket activation."`
 	Recordings []string `arg:"" optional:"" name:"recording" help:"Recording files, or directories of recordings, to serve."`
 
 	Speed       string `env:"WSREPLAY_SPEED" default:"1" group:"Playback" help:"Playback speed, from 0.1 to 100, or max for as fast as the client reads."`
@@ -71,8 +82,9 @@ type rootCmd struct {
 	PaceTimeout string `env:"WSREPLAY_PACE_TIMEOUT" default:"5" placeholder:"SECONDS" group:"Playback" help:"With --pace client, how long a message waits for the client before it is sent anyway."`
 	End         string `env:"WSREPLAY_END" default:"close" enum:"close,hold" group:"Playback" help:"At the end of the recording: close the connection (status 1000), or hold it open so that the last screen stays."`
 
-	Verbose bool   `short:"v" env:"WSREPLAY_VERBOSE" help:"Log debug messages too, such as each message the client sends."`
-	LogFile string `env:"WSREPLAY_LOG_FILE" type:"path" placeholder:"FILE" help:"Also append the log to FILE."`
+	Verbose   bool   `short:"v" env:"WSREPLAY_VERBOSE" help:"Log debug messages too, such as each message the client sends."`
+	LogFile   string `env:"WSREPLAY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
+	LogFormat string `env:"WSREPLAY_LOG_FORMAT" default:"text" enum:"text,json" group:"Logging" help:"Format of the log lines: text (key=value) or json (one object per line, for log shippers)."`
 
 	Cert    string `env:"WSREPLAY_CERT" type:"path" placeholder:"FILE" group:"Listener" help:"PEM certificate chain for wss://, with the key unless --key is given."`
 	Key     string `env:"WSREPLAY_KEY" type:"path" placeholder:"FILE" group:"Listener" help:"PEM private key, if not in --cert."`
@@ -83,12 +95,18 @@ type rootCmd struct {
 
 	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included."`
 
+	metricsFlags `embed:""`
+
 	playback replay.Options `kong:"-"`
+	sd       systemdState   // systemd's socket activation and notification (systemd.go)
 }
 
 // Validate checks the command line as a whole.
 func (c *rootCmd) Validate() error {
-	if c.UnixListen == "" && c.Source == "" {
+	if err := c.takeActivated(); err != nil {
+		return err
+	}
+	if c.UnixListen == "" && c.Source == "" && !c.activated() {
 		return errors.New("missing source: give [source_addr:]source_port")
 	}
 	if c.UnixListen != "" && c.Source != "" {
@@ -133,6 +151,8 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		return err
 	}
 	defer closeLog()
+	c.sd.notify = listen.NewNotifier(log)
+	defer c.sd.notify.Close()
 	var tlsConfig *tls.Config
 	if c.Cert != "" {
 		if tlsConfig, err = loadTLS(c.Cert, c.Key); err != nil {
@@ -155,13 +175,18 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		defer web.Close()
 		opts.Proxy.Handler = web
 	}
+	if opts.Proxy.Observer, err = c.startMetrics(ctx, log); err != nil {
+		return err
+	}
+	defer c.stopMetrics() // after the server has closed
 	srv, err := replay.NewServer(c.Recordings, opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	c.metricsFor(srv.Stats)
 
-	ln, cleanup, err := c.listen(ctx)
+	ln, cleanup, err := c.listen(ctx, log)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -174,9 +199,12 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.WithoutCancel(ctx), ln) }()
+	c.sd.notify.Ready("listening on " + ln.Addr().String())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down on signal", "replays", srv.Active())
+		c.notifyStopping(srv.Active())
+		c.drainMetrics()
 		srv.Close()
 		<-served
 		return nil
@@ -185,9 +213,14 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 }
 
-// listen opens the TCP port or the unix socket of the options. cleanup
-// removes the unix socket.
-func (c *rootCmd) listen(ctx context.Context) (ln net.Listener, cleanup func(), err error) {
+// listen opens the TCP port or the unix socket of the options, or takes
+// the sockets of systemd's socket activation. cleanup removes the unix
+// socket.
+func (c *rootCmd) listen(ctx context.Context, log *slog.Logger) (ln net.Listener, cleanup func(), err error) {
+	if c.activated() {
+		ln, err := c.listenActivated(log)
+		return ln, func() {}, err
+	}
 	if c.UnixListen != "" {
 		mode, _ := listen.ParseMode(c.UnixListenMode) // checked by Validate
 		ln, remove, err := listen.Unix(c.UnixListen, mode)

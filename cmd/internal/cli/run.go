@@ -13,7 +13,14 @@ import (
 // Program is what Run needs to know about one of the module's programs.
 type Program struct {
 	// Name is the program's name in its help, error messages and --version.
+	// Its environment variables start with it, in capitals with "_" for
+	// "-": WSPROXY_CONFIG.
 	Name string
+
+	// Summary says in a few words what the program does, for the NAME
+	// line of its manual page: "relay WebSocket connections to a TCP
+	// server".
+	Summary string
 
 	// Description is printed under the usage line by --help. It is go/doc
 	// text: paragraphs are wrapped to the terminal, indented lines (usage
@@ -33,22 +40,23 @@ type Program struct {
 // and reports errors on stderr, prefixed with p.Name, so the caller only has
 // to turn the returned error into an exit status with ExitCode.
 //
-// Run returns nil after --help or --version; an *ExitError with Code
-// ExitUsage when kong rejects args (unknown flag, missing or unexpected
-// argument, failed Validate method); otherwise the error of the command's
-// Run method, which sets its own status by being an *ExitError.
+// Every program gets the flags of globalFlags: --version, --config FILE
+// (also $NAME_CONFIG), --print-config and --completion SHELL. A value comes
+// from the command line, else from the flag's environment variable, else
+// from the configuration file, else from its default. When the environment
+// holds a shell's completion request (COMP_LINE), Run answers it on stdout
+// instead of parsing args.
+//
+// Run returns nil after --help, --version, --print-config, --completion or
+// a completion request; an *ExitError with Code ExitUsage when kong rejects
+// args (unknown flag, missing or unexpected argument, failed Validate
+// method) or the configuration file (missing, not JSON, unknown key, value
+// of the wrong type); otherwise the error of the command's Run method,
+// which sets its own status by being an *ExitError.
 func Run(ctx context.Context, p Program, args []string, stdout, stderr io.Writer) (err error) {
-	parser, err := kong.New(p.Grammar,
-		kong.Name(p.Name),
-		kong.Description(p.Description),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exit{code}) }),
-		kong.Embed(&versionFlag{}),
-		kong.Vars{"version": Version(p.Name)},
-		kong.BindTo(ctx, (*context.Context)(nil)),
-	)
+	parser, err := newParser(p, stdout, stderr, kong.BindTo(ctx, (*context.Context)(nil)))
 	if err != nil {
-		return fmt.Errorf("%s: command line grammar: %w", p.Name, err)
+		return err
 	}
 
 	// kong ends the program for --help and --version by calling its Exit
@@ -70,6 +78,7 @@ func Run(ctx context.Context, p Program, args []string, stdout, stderr io.Writer
 		}
 	}()
 
+	completeLine(parser)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		if parseErr, ok := errors.AsType[*kong.ParseError](err); ok {
@@ -85,9 +94,51 @@ func Run(ctx context.Context, p Program, args []string, stdout, stderr io.Writer
 	return err
 }
 
-// versionFlag is embedded in every program's grammar.
-type versionFlag struct {
-	Version kong.VersionFlag `help:"Print the program's version and exit."`
+// Model returns p's command line model, as kong builds it for Run: p's
+// grammar with the flags of globalFlags. The manual page is written from it.
+func Model(p Program) (*kong.Application, error) {
+	parser, err := newParser(p, io.Discard, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return parser.Model, nil
+}
+
+// newParser returns the parser of p, with the options of Run and extra.
+func newParser(p Program, stdout, stderr io.Writer, extra ...kong.Option) (*kong.Kong, error) {
+	opts := append([]kong.Option{
+		kong.Name(p.Name),
+		kong.Description(p.Description),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exit{code}) }),
+		kong.Embed(&globalFlags{}),
+		kong.Vars{"version": Version(p.Name), "program": p.Name, "config_env": EnvName(p.Name, "CONFIG")},
+		// No default path: like websockify, a program reads no file
+		// unless told to.
+		kong.Configuration(loadJSON),
+	}, extra...)
+	parser, err := kong.New(p.Grammar, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: command line grammar: %w", p.Name, err)
+	}
+	return parser, nil
+}
+
+// EnvName returns the name of program's environment variable for the
+// option name: EnvName("wsrecord-inspect", "CONFIG") is
+// WSRECORD_INSPECT_CONFIG.
+func EnvName(program, name string) string {
+	return strings.ToUpper(strings.ReplaceAll(program, "-", "_")) + "_" + name
+}
+
+// globalFlags are embedded in every program's grammar. They are tagged
+// noconfig:"": a configuration file cannot set them, and --print-config
+// does not print them.
+type globalFlags struct {
+	Version     kong.VersionFlag `noconfig:"" help:"Print the program's version and exit."`
+	Config      configFlag       `noconfig:"" env:"${config_env}" placeholder:"FILE" group:"Configuration" help:"Read options from FILE, a JSON object of the long flag names with _ for - and their values: {\"flag_name\": \"value\"}. The command line and environment variables win over it."`
+	PrintConfig printConfigFlag  `noconfig:"" group:"Configuration" help:"Print the options in effect (from the command line, environment and --config) as a configuration file, and exit. Secrets are printed as \"<secret>\"."`
+	Completion  completionFlag   `noconfig:"" placeholder:"SHELL" predictor:"shell" group:"Configuration" help:"Print the script that has SHELL (bash, zsh or fish) complete this program's command line, and exit: source <(${program} --completion bash)."`
 }
 
 // exit is the panic value of kong's Exit function inside Run.

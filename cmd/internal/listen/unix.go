@@ -1,5 +1,6 @@
 // Package listen holds the listening code that wsproxy and wsreplay
-// share: websockify's --unix-listen and --unix-listen-mode.
+// share: websockify's --unix-listen and --unix-listen-mode, and systemd's
+// socket activation and readiness notification.
 package listen
 
 import (

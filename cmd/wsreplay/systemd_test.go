@@ -1,0 +1,137 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Tests of running under systemd, with the real binary: socket activation
+// (LISTEN_FDS) and readiness notification (NOTIFY_SOCKET).
+
+func TestSystemd(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and runs the wsreplay binary")
+	}
+	bin := filepath.Join(t.TempDir(), "wsreplay")
+	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	rec := writeRecording(t, t.TempDir(), "a.wsrec")
+	tests := []struct {
+		name    string
+		args    []string
+		wantLog string
+	}{
+		// The first argument is a recording.
+		{"RecordingOnly", []string{"--end", "hold", rec}, `msg=listening addr=ADDR recordings=\[` + regexp.QuoteMeta(rec) + `\]`},
+		// The first argument reads as a source, and is no file: it is the
+		// source, and it is not bound (port 1 would need root).
+		{"SourceNotBound", []string{"--end", "hold", "127.0.0.1:1", rec}, `msg="socket activation: the source is not bound" source=127\.0\.0\.1:1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			f, err := ln.(*net.TCPListener).File()
+			ln.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			notifyPath, notified := notifySocket(t)
+
+			// As systemd does: the socket on fd 3, LISTEN_PID the pid that
+			// the shell's exec keeps.
+			cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin}, tt.args...)...)
+			cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=wsreplay", "NOTIFY_SOCKET="+notifyPath)
+			cmd.ExtraFiles = []*os.File{f}
+			stderr := new(syncBuffer)
+			cmd.Stderr = stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			waited := make(chan error, 1)
+			go func() { waited <- cmd.Wait() }()
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				<-waited
+				if t.Failed() {
+					t.Logf("wsreplay stderr:\n%s", stderr)
+				}
+			})
+
+			expectNotification(t, notified, "READY=1\nSTATUS=listening on "+addr)
+			stderr.wait(t, regexp.MustCompile(`msg="socket activation: serving the sockets from systemd" addr=`+regexp.QuoteMeta(addr)+` names=\[wsreplay\]`))
+			stderr.wait(t, regexp.MustCompile(strings.ReplaceAll(tt.wantLog, "ADDR", regexp.QuoteMeta(addr))))
+			c := dial(t, ws.Dialer{}, "ws://"+addr+"/")
+			c.expect(t, "hello")
+			c.expect(t, "world")
+
+			// The replay is held open (--end hold) until the shutdown.
+			cmd.Process.Signal(syscall.SIGTERM)
+			expectNotification(t, notified, "STOPPING=1\nSTATUS=shutting down, 1 replays open")
+			c.expectClose(t, ws.StatusGoingAway)
+			select {
+			case err := <-waited:
+				waited <- err
+				if err != nil {
+					t.Errorf("got %v, want exit status 0", err)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatal("wsreplay did not exit on SIGTERM")
+			}
+		})
+	}
+}
+
+// notifySocket listens on a unix datagram socket, as systemd does for
+// NOTIFY_SOCKET, and returns its path and the datagrams it receives.
+func notifySocket(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify")
+	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := pc.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return path, got
+}
+
+func expectNotification(t *testing.T, got <-chan string, want string) {
+	t.Helper()
+	select {
+	case s := <-got:
+		if s != want {
+			t.Errorf("got notification %q, want %q", s, want)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("no notification, want %q", want)
+	}
+}
