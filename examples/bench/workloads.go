@@ -486,9 +486,14 @@ func (b *bench) idleCount(spec *relaySpec) (int, string) {
 		n = b.o.idleForking
 		note = fmt.Sprintf("N=%d: a process per connection", n)
 	}
-	if n > b.maxIdle {
-		n = b.maxIdle
-		note = joinNotes(note, fmt.Sprintf("N=%d: the open file limit is %d, and a session takes 2 descriptors in the relay and 2 here", n, b.fdLimit))
+	// A recorded session also holds its file open in the relay.
+	relayFDs, max := 2, b.maxIdle
+	if spec.record {
+		relayFDs, max = 3, b.maxIdle*2/3
+	}
+	if n > max {
+		n = max
+		note = joinNotes(note, fmt.Sprintf("N=%d: the open file limit is %d, and a session takes %d descriptors in the relay and 2 here", n, b.fdLimit, relayFDs))
 	}
 	return n, note
 }
