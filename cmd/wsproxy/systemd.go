@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 )
@@ -21,9 +20,8 @@ import (
 
 // systemdState is what wsproxy keeps of systemd's environment.
 type systemdState struct {
-	read   bool             // whether Validate has taken the activated sockets
-	files  []*os.File       // the activated sockets, until listen takes them
-	notify *listen.Notifier // nil until Run makes it
+	sockets listen.Activation
+	notify  *listen.Notifier // nil until Run makes it
 }
 
 // takeActivated takes the sockets of systemd's socket activation, once (it
@@ -32,11 +30,7 @@ type systemdState struct {
 // with them. Validate calls it: whether there are sockets decides what the
 // positional arguments are.
 func (c *rootCmd) takeActivated() error {
-	if !c.sd.read {
-		c.sd.read = true
-		c.sd.files = listen.Activated()
-	}
-	if !c.activated() {
+	if !c.sd.sockets.Take() {
 		return nil
 	}
 	switch {
@@ -51,7 +45,7 @@ func (c *rootCmd) takeActivated() error {
 }
 
 // activated reports whether systemd passed sockets to the process.
-func (c *rootCmd) activated() bool { return len(c.sd.files) > 0 }
+func (c *rootCmd) activated() bool { return c.sd.sockets.Take() }
 
 // openListener returns a listener on the sockets of socket activation, if
 // there are any, and otherwise opens the one the options name (listen).
@@ -60,36 +54,11 @@ func (c *rootCmd) openListener(ctx context.Context, conns *tracker, log *slog.Lo
 	if !c.activated() {
 		return c.listen(ctx, conns, log)
 	}
-	files := c.sd.files
-	c.sd.files = nil
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.Name()
-	}
-	lns, err := listen.Listeners(files)
+	ln, err := c.sd.sockets.Listener(c.Source, log)
 	if err != nil {
 		return nil, err
 	}
-	ln := listen.Merge(lns)
-	log.Info("socket activation: serving the sockets from systemd", "addr", ln.Addr().String(), "names", names)
-	if c.Source != "" {
-		if _, port, _ := listen.ParseSource(c.Source); port != 0 && !hasPort(lns, port) {
-			log.Warn("socket activation: the source is not bound, and its port is none of the sockets' from systemd", "source", c.Source)
-		} else {
-			log.Info("socket activation: the source is not bound", "source", c.Source)
-		}
-	}
 	return conns.listener(ln), nil
-}
-
-// hasPort reports whether one of lns listens on the TCP port.
-func hasPort(lns []net.Listener, port int) bool {
-	for _, ln := range lns {
-		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.Port == port {
-			return true
-		}
-	}
-	return false
 }
 
 // notifyReady tells systemd that wsproxy serves on ln.

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
 )
 
 // Tests of running under systemd, with the real binary: socket activation
@@ -224,56 +226,14 @@ func TestSocketActivationErrors(t *testing.T) {
 	}
 }
 
-// notifySocket listens on a unix datagram socket, as systemd does for
-// NOTIFY_SOCKET, and returns its path and the datagrams it receives.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := pc.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return path, got
-}
-
-// nextNotification returns the next datagram other than WATCHDOG=1.
-func nextNotification(t *testing.T, got <-chan string) string {
-	t.Helper()
-	timeout := time.After(waitTimeout)
-	for {
-		select {
-		case s := <-got:
-			if s != "WATCHDOG=1" {
-				return s
-			}
-		case <-timeout:
-			t.Fatal("no notification")
-		}
-	}
-}
-
 func TestNotify(t *testing.T) {
 	t.Parallel()
-	path, got := notifySocket(t)
+	path, got := clitest.NotifySocket(t)
 	notify := func(cmd *exec.Cmd) {
 		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+path, "WATCHDOG_USEC=100000")
 	}
 	p := startBinary(t, notify, "--shutdown-timeout", "0", "127.0.0.1:0", startEcho(t, "tcp", nil))
-	if s, want := nextNotification(t, got), "READY=1\nSTATUS=listening on "+p.addr; s != want {
+	if s, want := clitest.NextNotification(t, got), "READY=1\nSTATUS=listening on "+p.addr; s != want {
 		t.Errorf("got %q, want %q", s, want)
 	}
 	select {
@@ -287,7 +247,7 @@ func TestNotify(t *testing.T) {
 	c := mustDialWS(t, "ws://"+p.addr+"/", nil)
 	assertEcho(t, c, "x")
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if s, want := nextNotification(t, got), "STOPPING=1\nSTATUS=shutting down, 1 sessions open"; s != want {
+	if s, want := clitest.NextNotification(t, got), "STOPPING=1\nSTATUS=shutting down, 1 sessions open"; s != want {
 		t.Errorf("got %q, want %q", s, want)
 	}
 	if code := p.wait(t); code != 0 {

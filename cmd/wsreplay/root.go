@@ -218,7 +218,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 // socket.
 func (c *rootCmd) listen(ctx context.Context, log *slog.Logger) (ln net.Listener, cleanup func(), err error) {
 	if c.activated() {
-		ln, err := c.listenActivated(log)
+		ln, err := c.sd.sockets.Listener(c.Source, log)
 		return ln, func() {}, err
 	}
 	if c.UnixListen != "" {

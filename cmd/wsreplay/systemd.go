@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
@@ -19,20 +17,15 @@ import (
 
 // systemdState is what wsreplay keeps of systemd's environment.
 type systemdState struct {
-	read   bool             // whether Validate has taken the activated sockets
-	files  []*os.File       // the activated sockets, until listen takes them
-	notify *listen.Notifier // nil until Run makes it
+	sockets listen.Activation
+	notify  *listen.Notifier // nil until Run makes it
 }
 
 // takeActivated takes the sockets of systemd's socket activation, once,
 // and reads the positional arguments as socket activation has them: the
 // source is optional. Validate calls it first.
 func (c *rootCmd) takeActivated() error {
-	if !c.sd.read {
-		c.sd.read = true
-		c.sd.files = listen.Activated()
-	}
-	if !c.activated() {
+	if !c.sd.sockets.Take() {
 		return nil
 	}
 	if c.UnixListen != "" {
@@ -56,28 +49,7 @@ func isSource(arg string) bool {
 }
 
 // activated reports whether systemd passed sockets to the process.
-func (c *rootCmd) activated() bool { return len(c.sd.files) > 0 }
-
-// listenActivated returns a listener on every socket of socket
-// activation, and logs them.
-func (c *rootCmd) listenActivated(log *slog.Logger) (net.Listener, error) {
-	files := c.sd.files
-	c.sd.files = nil
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.Name()
-	}
-	lns, err := listen.Listeners(files)
-	if err != nil {
-		return nil, err
-	}
-	ln := listen.Merge(lns)
-	log.Info("socket activation: serving the sockets from systemd", "addr", ln.Addr().String(), "names", names)
-	if c.Source != "" {
-		log.Info("socket activation: the source is not bound", "source", c.Source)
-	}
-	return ln, nil
-}
+func (c *rootCmd) activated() bool { return c.sd.sockets.Take() }
 
 // notifyStopping tells systemd that wsreplay shuts down, with replays open.
 func (c *rootCmd) notifyStopping(replays int) {

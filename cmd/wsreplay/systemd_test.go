@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
 )
 
 // Tests of running under systemd, with the real binary: socket activation
@@ -36,7 +38,7 @@ func TestSystemd(t *testing.T) {
 		{"RecordingOnly", []string{"--end", "hold", rec}, `msg=listening addr=ADDR recordings=\[` + regexp.QuoteMeta(rec) + `\]`},
 		// The first argument reads as a source, and is no file: it is the
 		// source, and it is not bound (port 1 would need root).
-		{"SourceNotBound", []string{"--end", "hold", "127.0.0.1:1", rec}, `msg="socket activation: the source is not bound" source=127\.0\.0\.1:1`},
+		{"SourceNotBound", []string{"--end", "hold", "127.0.0.1:1", rec}, `level=WARN msg="socket activation: the source is not bound, and its port is none of the sockets' from systemd" source=127\.0\.0\.1:1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +53,7 @@ func TestSystemd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			notifyPath, notified := notifySocket(t)
+			notifyPath, notified := clitest.NotifySocket(t)
 
 			// As systemd does: the socket on fd 3, LISTEN_PID the pid that
 			// the shell's exec keeps.
@@ -98,40 +100,9 @@ func TestSystemd(t *testing.T) {
 	}
 }
 
-// notifySocket listens on a unix datagram socket, as systemd does for
-// NOTIFY_SOCKET, and returns its path and the datagrams it receives.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := pc.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return path, got
-}
-
 func expectNotification(t *testing.T, got <-chan string, want string) {
 	t.Helper()
-	select {
-	case s := <-got:
-		if s != want {
-			t.Errorf("got notification %q, want %q", s, want)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatalf("no notification, want %q", want)
+	if s := clitest.NextNotification(t, got); s != want {
+		t.Errorf("got notification %q, want %q", s, want)
 	}
 }

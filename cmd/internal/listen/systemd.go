@@ -278,3 +278,64 @@ func (n *Notifier) notify(state string) {
 		n.log.Warn("sd_notify", "state", strings.SplitN(state, "\n", 2)[0], "err", err)
 	}
 }
+
+// Activation holds the sockets of socket activation from the moment a
+// program reads them (when its command line is checked: whether there are
+// sockets decides what its arguments mean) until its listener takes them.
+// The zero value has read nothing yet. It is not safe for concurrent use.
+type Activation struct {
+	read  bool
+	any   bool       // whether systemd passed sockets
+	files []*os.File // until Listener takes them
+}
+
+// Take reads the sockets with Activated, the first time it is called, and
+// reports whether there were any (also after Listener took them).
+func (a *Activation) Take() bool {
+	if !a.read {
+		a.read = true
+		a.files = Activated()
+		a.any = len(a.files) > 0
+	}
+	return a.any
+}
+
+// Listener returns one listener on every socket taken, and logs them.
+// source is the program's source argument, which is not bound: it is
+// logged, with a warning when it names a TCP port that none of the sockets
+// has. Listener hands the sockets over: a second call fails.
+func (a *Activation) Listener(source string, log *slog.Logger) (net.Listener, error) {
+	if len(a.files) == 0 {
+		return nil, errors.New("listen: no sockets from systemd")
+	}
+	files := a.files
+	a.files = nil
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name()
+	}
+	lns, err := Listeners(files)
+	if err != nil {
+		return nil, err
+	}
+	ln := Merge(lns)
+	log.Info("socket activation: serving the sockets from systemd", "addr", ln.Addr().String(), "names", names)
+	if source != "" {
+		if _, port, _ := ParseSource(source); port != 0 && !hasPort(lns, port) {
+			log.Warn("socket activation: the source is not bound, and its port is none of the sockets' from systemd", "source", source)
+		} else {
+			log.Info("socket activation: the source is not bound", "source", source)
+		}
+	}
+	return ln, nil
+}
+
+// hasPort reports whether one of lns listens on the TCP port.
+func hasPort(lns []net.Listener, port int) bool {
+	for _, ln := range lns {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.Port == port {
+			return true
+		}
+	}
+	return false
+}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
 )
 
 const waitTimeout = 10 * time.Second
@@ -455,32 +457,6 @@ func TestMerge(t *testing.T) {
 	})
 }
 
-// notifySocket listens on a unix datagram socket, as systemd does for
-// NOTIFY_SOCKET, and returns its path and the datagrams it receives.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := pc.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return path, got
-}
-
 // expectDatagram waits for the next datagram and checks it is want.
 func expectDatagram(t *testing.T, got <-chan string, want string) {
 	t.Helper()
@@ -498,7 +474,7 @@ func expectDatagram(t *testing.T, got <-chan string, want string) {
 // and are not parallel.
 
 func TestNotifier(t *testing.T) {
-	path, got := notifySocket(t)
+	path, got := clitest.NotifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", path)
 	t.Setenv("WATCHDOG_USEC", "20000") // every 10ms
 	var logs bytes.Buffer
