@@ -102,11 +102,11 @@ func activate(t *testing.T, files []*os.File, names, pid string) (helperReport, 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	// Wait closes stdout: only once the report is read (a helper whose
+	// Listeners fails reports and exits at once).
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-waited
+		cmd.Wait()
 	})
 	lines := make(chan []byte, 1)
 	go func() {
