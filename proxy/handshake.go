@@ -85,14 +85,10 @@ func (s *Server) serveHTTP(ctx context.Context, cc *clientConn, hsDeadline time.
 			reason, herr = RejectClosed, nil
 		}
 		if herr != nil {
-			s.reject(cc, cc.log, nil, herr)
-			err = herr
+			s.reject(cc, nil, reason, herr, herr)
 		} else {
-			err = fmt.Errorf("reading request: %w", err)
-			cc.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", err)
+			s.drop(cc, reason, fmt.Errorf("reading request: %w", err))
 		}
-		cc.Close()
-		s.rejected(reason, err)
 		return
 	}
 	req.RemoteAddr = addrString(cc.raw.RemoteAddr())
@@ -107,9 +103,7 @@ func (s *Server) serveHTTP(ctx context.Context, cc *clientConn, hsDeadline time.
 	}
 	if s.opts.Handler == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
 		herr := methodNotAllowed(s.opts.Handler != nil)
-		s.reject(cc, cc.log, req, herr)
-		cc.Close()
-		s.rejected(RejectBadRequest, herr)
+		s.reject(cc, req, RejectBadRequest, herr, herr)
 		return
 	}
 	// A request for a static file: replay what was read to the static
@@ -217,9 +211,7 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 	cc.SetDeadline(hsDeadline)
 	neg, herr := negotiate(req)
 	if herr != nil {
-		s.reject(cc, cc.log, req, herr)
-		cc.Close()
-		s.rejected(RejectBadRequest, herr)
+		s.reject(cc, req, RejectBadRequest, herr, herr)
 		return
 	}
 
@@ -244,9 +236,7 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 		if !errors.As(err, &herr) {
 			herr = &HTTPError{Status: http.StatusInternalServerError, Reason: "internal error", Err: err}
 		}
-		s.reject(cc, cc.log, req, herr)
-		cc.Close()
-		s.rejected(reason, err)
+		s.reject(cc, req, reason, herr, err)
 		return
 	}
 
@@ -254,18 +244,13 @@ func (s *Server) upgrade(ctx context.Context, cc *clientConn, req *http.Request,
 	if !s.addSession(sess) {
 		sess.cancel()
 		herr := &HTTPError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
-		s.reject(cc, cc.log, req, herr)
-		cc.Close()
-		s.rejected(RejectShutdown, herr)
+		s.reject(cc, req, RejectShutdown, herr, herr)
 		return
 	}
 	defer s.removeSession(sess)
 	if err := writeUpgrade(cc, neg); err != nil {
 		sess.cancel()
-		err = fmt.Errorf("writing upgrade: %w", err)
-		cc.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", err)
-		cc.Close()
-		s.rejected(RejectClosed, err)
+		s.drop(cc, RejectClosed, fmt.Errorf("writing upgrade: %w", err))
 		return
 	}
 	cc.SetDeadline(time.Time{})
@@ -314,9 +299,10 @@ func writeUpgrade(w io.Writer, n negotiation) error {
 	return err
 }
 
-// reject answers a request with an error status and logs it. req may be nil
-// when the request could not be read.
-func (s *Server) reject(w io.Writer, log *slog.Logger, req *http.Request, e *HTTPError) {
+// reject answers a request with an error status, logs it, closes the
+// connection and tells the Observer why, with err. req may be nil when the
+// request could not be read.
+func (s *Server) reject(cc *clientConn, req *http.Request, reason RejectReason, e *HTTPError, err error) {
 	attrs := []any{"status", e.Status, "reason", e.Reason}
 	if req != nil {
 		attrs = append(attrs, "client", req.RemoteAddr, "method", req.Method, "path", req.URL.Path)
@@ -324,8 +310,18 @@ func (s *Server) reject(w io.Writer, log *slog.Logger, req *http.Request, e *HTT
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err)
 	}
-	log.Info("request rejected", attrs...)
-	writeError(w, e, req != nil && req.Method == http.MethodHead)
+	cc.log.Info("request rejected", attrs...)
+	writeError(cc, e, req != nil && req.Method == http.MethodHead)
+	cc.Close()
+	s.rejected(reason, err)
+}
+
+// drop closes a connection that cannot be answered, logs it and tells the
+// Observer why.
+func (s *Server) drop(cc *clientConn, reason RejectReason, err error) {
+	cc.log.Info("connection dropped", "client", cc.raw.RemoteAddr(), "err", err)
+	cc.Close()
+	s.rejected(reason, err)
 }
 
 // writeError writes a complete error response, without its body for a HEAD
