@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
+	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -346,11 +347,15 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		taps = append(taps, newTap(rec))
 	}
 	opts.NewTap = teeTaps(taps)
-	if opts.Observer, err = c.startMetrics(ctx, rec, log); err != nil {
+	if c.metrics, err = metrics.Start(ctx, "wsproxy", c.MetricsListen, log); err != nil {
 		ln.Close()
 		return err
 	}
-	defer c.stopMetrics() // after the server has shut down
+	defer c.metrics.Close() // after the server has shut down
+	if rec != nil {
+		c.metrics.AddRecorder(rec.Stats)
+	}
+	opts.Observer = c.metrics.Observer()
 	resolver, auth, stopPlugins, err := buildPlugins(c.plugins(), log)
 	if err != nil {
 		ln.Close()
@@ -414,7 +419,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		ln.Close()
 		return err
 	}
-	c.metricsFor(srv)
+	c.metrics.AddServer(srv.Stats)
 	return c.serve(ctx, srv, ln, conns, once, wrap, log)
 }
 
@@ -498,7 +503,7 @@ func (c *rootCmd) serve(ctx context.Context, srv *proxy.Server, ln net.Listener,
 		served <- nil
 	}
 	c.notifyStopping(srv.Active())
-	c.drainMetrics()
+	c.metrics.Drain()
 	if serr := c.shutdown(ctx, srv, unbounded); serr != nil {
 		log.Info("sessions closed at the end of the shutdown timeout", "err", serr)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/wsproxy/wsproxy/replay"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
+	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
 )
 
 const description = `
@@ -175,16 +176,17 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		defer web.Close()
 		opts.Proxy.Handler = web
 	}
-	if opts.Proxy.Observer, err = c.startMetrics(ctx, log); err != nil {
+	if c.metrics, err = metrics.Start(ctx, "wsreplay", c.MetricsListen, log); err != nil {
 		return err
 	}
-	defer c.stopMetrics() // after the server has closed
+	defer c.metrics.Close() // after the server has closed
+	opts.Proxy.Observer = c.metrics.Observer()
 	srv, err := replay.NewServer(c.Recordings, opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	c.metricsFor(srv.Stats)
+	c.metrics.AddServer(srv.Stats)
 
 	ln, cleanup, err := c.listen(ctx, log)
 	if err != nil {
@@ -204,7 +206,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	case <-ctx.Done():
 		log.Info("shutting down on signal", "replays", srv.Active())
 		c.notifyStopping(srv.Active())
-		c.drainMetrics()
+		c.metrics.Drain()
 		srv.Close()
 		<-served
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -299,4 +300,20 @@ func TestOutcome(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Without --metrics-listen a program has a nil Endpoint: every method does
+// nothing, and its Observer is a nil interface, which the proxy skips.
+func TestNilEndpoint(t *testing.T) {
+	e, err := metrics.Start(t.Context(), "wsproxy", "", slog.New(slog.DiscardHandler))
+	if e != nil || err != nil {
+		t.Fatalf("Start with no address: %v, %v; want nil, nil", e, err)
+	}
+	if o := e.Observer(); o != nil {
+		t.Errorf("Observer of a nil Endpoint is %#v, want a nil interface", o)
+	}
+	e.AddServer(func() proxy.Stats { return proxy.Stats{} })
+	e.AddRecorder(func() record.Stats { return record.Stats{} })
+	e.Drain()
+	e.Close()
 }
