@@ -48,11 +48,17 @@ func relaySpecs(o options) map[string]*relaySpec {
 // commandLine returns how the relay is run, with placeholders for the
 // addresses.
 func (s *relaySpec) commandLine() string {
-	args := s.args("127.0.0.1:PORT", "127.0.0.1:TARGET_PORT")
+	return strings.Join(append([]string{s.bin}, s.argv("127.0.0.1:PORT", "127.0.0.1:TARGET_PORT", "DIR")...), " ")
+}
+
+// argv is the command line after bin: args, after --record-dir recDir for
+// a recording relay.
+func (s *relaySpec) argv(listen, target, recDir string) []string {
+	args := s.args(listen, target)
 	if s.record {
-		args = append([]string{"--record-dir", "DIR"}, args...)
+		args = append([]string{"--record-dir", recDir}, args...)
 	}
-	return strings.Join(append([]string{s.bin}, args...), " ")
+	return args
 }
 
 // relay is a running relay process. Its process group holds the processes
@@ -94,16 +100,14 @@ func tryStartRelay(ctx context.Context, spec *relaySpec, target, dir string) (*r
 	if err != nil {
 		return nil, err
 	}
-	args := spec.args(addr, target)
 	var recDir string
 	if spec.record {
 		if recDir, err = os.MkdirTemp(dir, "recordings-*"); err != nil {
 			logf.Close()
 			return nil, err
 		}
-		args = append([]string{"--record-dir", recDir}, args...)
 	}
-	cmd := exec.Command(spec.bin, args...)
+	cmd := exec.Command(spec.bin, spec.argv(addr, target, recDir)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
