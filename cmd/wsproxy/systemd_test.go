@@ -18,36 +18,13 @@ import (
 // Tests of running under systemd, with the real binary: socket activation
 // (LISTEN_FDS) and readiness notification (NOTIFY_SOCKET).
 
-// activatedListener returns a duplicate of a new TCP listener's socket on
-// 127.0.0.1, to be passed as systemd passes it, and its address.
-func activatedListener(t *testing.T) (*os.File, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close() // the duplicate listens on
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f, ln.Addr().String()
-}
-
 // activatedCmd returns a command that runs the wsproxy binary with args and
 // files from fd 3 on, as systemd's socket activation does: LISTEN_FDS
 // counts them, LISTEN_FDNAMES names them, and LISTEN_PID is wsproxy's pid,
 // the shell's which exec keeps (or pid, when it is not "").
 func activatedCmd(t *testing.T, files []*os.File, names, pid string, args ...string) *exec.Cmd {
 	t.Helper()
-	if pid == "" {
-		pid = "$$"
-	}
-	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=` + pid + ` exec "$0" "$@"`, wsproxyBinary(t)}, args...)...)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+names)
-	cmd.ExtraFiles = files
-	return cmd
+	return clitest.ActivatedCommand(wsproxyBinary(t), files, names, pid, args...)
 }
 
 // startActivated starts cmd and waits until it listens, as startBinary
@@ -100,7 +77,7 @@ func TestSocketActivation(t *testing.T) {
 			var files []*os.File
 			var addrs, names []string
 			for i := range tt.sockets {
-				f, addr := activatedListener(t)
+				f, addr := clitest.ListenerFile(t)
 				files, addrs = append(files, f), append(addrs, addr)
 				names = append(names, []string{"wsproxy", "other"}[i])
 			}
@@ -129,7 +106,7 @@ func TestSocketActivationOtherPID(t *testing.T) {
 	t.Parallel()
 	// Variables inherited from an activated parent are not for wsproxy: it
 	// binds its source.
-	f, addr := activatedListener(t)
+	f, addr := clitest.ListenerFile(t)
 	p := startActivated(t, activatedCmd(t, []*os.File{f}, "wsproxy", "1", "127.0.0.1:0", startEcho(t, "tcp", nil)))
 	if p.addr == addr {
 		t.Fatalf("listening on the socket for pid 1, %s", addr)
@@ -143,7 +120,7 @@ func TestSocketActivationOtherPID(t *testing.T) {
 func TestSocketActivationWrap(t *testing.T) {
 	t.Parallel()
 	// The wrapped command inherits neither the variables nor the sockets.
-	f, addr := activatedListener(t)
+	f, addr := clitest.ListenerFile(t)
 	envFile := filepath.Join(t.TempDir(), "env")
 	fdsFile := filepath.Join(t.TempDir(), "fds")
 	script := `env > "$0.tmp" && mv "$0.tmp" "$0"; ls -l /proc/$$/fd > "$1.tmp" && mv "$1.tmp" "$1"`
@@ -198,7 +175,7 @@ func TestSocketActivationErrors(t *testing.T) {
 		t.Cleanup(func() { f.Close() })
 		return f
 	}
-	listening := func(t *testing.T) *os.File { f, _ := activatedListener(t); return f }
+	listening := func(t *testing.T) *os.File { f, _ := clitest.ListenerFile(t); return f }
 	tests := []struct {
 		name     string
 		file     func(*testing.T) *os.File

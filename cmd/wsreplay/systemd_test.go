@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,23 +42,13 @@ func TestSystemd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String()
-			f, err := ln.(*net.TCPListener).File()
-			ln.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, addr := clitest.ListenerFile(t)
 			notifyPath, notified := clitest.NotifySocket(t)
 
 			// As systemd does: the socket on fd 3, LISTEN_PID the pid that
 			// the shell's exec keeps.
-			cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin}, tt.args...)...)
-			cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=wsreplay", "NOTIFY_SOCKET="+notifyPath)
-			cmd.ExtraFiles = []*os.File{f}
+			cmd := clitest.ActivatedCommand(bin, []*os.File{f}, "wsreplay", "", tt.args...)
+			cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+notifyPath)
 			stderr := new(syncBuffer)
 			cmd.Stderr = stderr
 			if err := cmd.Start(); err != nil {

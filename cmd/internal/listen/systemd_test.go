@@ -85,15 +85,8 @@ func activatedHelper() int {
 // helper's report; the helper waits for a connection on each listener.
 func activate(t *testing.T, files []*os.File, names, pid string) (helperReport, *exec.Cmd) {
 	t.Helper()
-	if pid == "" {
-		pid = "$$"
-	}
-	cmd := exec.Command("sh", "-c", `LISTEN_PID=`+pid+` exec "$0" "$@"`, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=1", fmt.Sprintf("LISTEN_FDS=%d", len(files)))
-	if names != "" {
-		cmd.Env = append(cmd.Env, "LISTEN_FDNAMES="+names)
-	}
-	cmd.ExtraFiles = files
+	cmd := clitest.ActivatedCommand(os.Args[0], files, names, pid, "-test.run=^$")
+	cmd.Env = append(cmd.Env, helperEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -125,23 +118,6 @@ func activate(t *testing.T, files []*os.File, names, pid string) (helperReport, 
 	return r, cmd
 }
 
-// listenerFile returns a duplicate of a new TCP listener's socket on
-// 127.0.0.1, and the listener's address; the listener itself is closed.
-func listenerFile(t *testing.T) (*os.File, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f, ln.Addr().String()
-}
-
 func readAll(t *testing.T, addr string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, waitTimeout)
@@ -161,8 +137,8 @@ func TestActivated(t *testing.T) {
 	t.Parallel()
 	t.Run("Named", func(t *testing.T) {
 		t.Parallel()
-		f1, addr1 := listenerFile(t)
-		f2, addr2 := listenerFile(t)
+		f1, addr1 := clitest.ListenerFile(t)
+		f2, addr2 := clitest.ListenerFile(t)
 		r, _ := activate(t, []*os.File{f1, f2}, "web:admin", "")
 		if want := []string{"web", "admin"}; !slices.Equal(r.Names, want) {
 			t.Errorf("got names %q, want %q", r.Names, want)
@@ -185,7 +161,7 @@ func TestActivated(t *testing.T) {
 	})
 	t.Run("Unnamed", func(t *testing.T) {
 		t.Parallel()
-		f, addr := listenerFile(t)
+		f, addr := clitest.ListenerFile(t)
 		r, _ := activate(t, []*os.File{f}, "", "")
 		if want := []string{"LISTEN_FD_3"}; !slices.Equal(r.Names, want) {
 			t.Errorf("got names %q, want %q", r.Names, want)
@@ -197,7 +173,7 @@ func TestActivated(t *testing.T) {
 	t.Run("OtherPID", func(t *testing.T) {
 		t.Parallel()
 		// Variables inherited from an activated parent: not for this process.
-		f, _ := listenerFile(t)
+		f, _ := clitest.ListenerFile(t)
 		r, _ := activate(t, []*os.File{f}, "web", "1")
 		if len(r.Names) != 0 || len(r.Addrs) != 0 {
 			t.Errorf("got names %q, addresses %q, want none", r.Names, r.Addrs)
@@ -248,7 +224,7 @@ func connectedPair(t *testing.T) (client, server *os.File) {
 
 func TestListeners(t *testing.T) {
 	t.Parallel()
-	tcp := func(t *testing.T) *os.File { f, _ := listenerFile(t); return f }
+	tcp := func(t *testing.T) *os.File { f, _ := clitest.ListenerFile(t); return f }
 	unix := func(t *testing.T) *os.File {
 		ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
 		if err != nil {
