@@ -37,6 +37,19 @@ type DecoderOptions struct {
 	// Zero means DefaultMaxBuffer; values below 256 KiB, the largest
 	// message part read whole, count as 256 KiB.
 	MaxBuffer int
+
+	// Rect, if set, is called with each FramebufferUpdate rectangle once
+	// its data has been read, with the data itself: the hook for a
+	// consumer that decodes pixels. Without it no pixel data is copied.
+	// It must not call the Decoder.
+	Rect func(RectData)
+	// MaxRectData is the most data bytes of one rectangle collected for
+	// Rect; the rest is skipped and RectData.Truncated set. Zero means
+	// DefaultMaxRectData.
+	MaxRectData int
+	// ColourMap, if set, is called with the colours of each
+	// SetColourMapEntries message. It must not call the Decoder.
+	ColourMap func(ColourMapData)
 }
 
 // ErrDirection is returned by Feed for a direction other than
@@ -135,6 +148,7 @@ type stream struct {
 	state int
 	start int64 // offset of the message being parsed
 	done  bool
+	cap   capture // the rectangle data being collected for DecoderOptions.Rect
 }
 
 // collector gathers a length-prefixed payload (clipboard text, a name),
@@ -157,6 +171,9 @@ func NewDecoder(opts DecoderOptions) *Decoder {
 		opts.MaxBuffer = DefaultMaxBuffer
 	}
 	opts.MaxBuffer = max(opts.MaxBuffer, maxPeek)
+	if opts.MaxRectData <= 0 {
+		opts.MaxRectData = DefaultMaxRectData
+	}
 	d := &Decoder{opts: opts, tightTunnels: -1, tightAuths: -1, dhKeySize: -1}
 	d.c.dir = format.ClientToTarget
 	d.s.dir = format.TargetToClient
@@ -350,6 +367,7 @@ func (d *Decoder) stopBoth(s *stream, ev Event) {
 func (s *stream) halt() {
 	s.done = true
 	s.buf, s.r, s.data, s.skip, s.col = nil, 0, nil, 0, nil
+	s.cap = capture{}
 }
 
 // pending returns the number of unconsumed bytes.
@@ -398,6 +416,13 @@ func (s *stream) avail() []byte {
 // consume drops the first n bytes, which the caller has peeked.
 func (s *stream) consume(n int) {
 	s.off += int64(n)
+	if s.cap.on {
+		if s.r < len(s.buf) {
+			s.cap.add(s.buf[s.r : s.r+n])
+		} else {
+			s.cap.add(s.data[:n])
+		}
+	}
 	if s.r < len(s.buf) {
 		s.r += n
 		if s.r == len(s.buf) {

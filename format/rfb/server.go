@@ -55,8 +55,15 @@ func (d *Decoder) serverMessage(s *stream) bool {
 		}
 		first, n := int(be.Uint16(b[2:])), int(be.Uint16(b[4:]))
 		s.consume(6)
-		s.skip = 6 * int64(n)
 		d.emit(s, Event{Kind: KindColourMap, First: first, Count: n, Bytes: 6 + 6*int64(n)})
+		if d.opts.ColourMap == nil {
+			s.skip = 6 * int64(n)
+			break
+		}
+		at := s.start
+		s.collectThen(6*int64(n), 6*n, func(b []byte, _ bool) {
+			d.opts.ColourMap(ColourMapData{Time: s.t, Offset: at, First: first, Data: b})
+		})
 
 	case msgBell: // §7.6.3
 		s.consume(1)
@@ -118,6 +125,9 @@ func (d *Decoder) updateStep(s *stream) bool {
 		// The data, including any skipped part, has been consumed.
 		u.rects[len(u.rects)-1].Bytes = s.off - u.dataStart
 		u.inRect = false
+		if d.opts.Rect != nil {
+			d.rectDone(s, u.rects[len(u.rects)-1], u.dataStart-12)
+		}
 		return true
 	}
 	if u.left == 0 {
@@ -141,10 +151,16 @@ func (d *Decoder) updateStep(s *stream) bool {
 	u.rects = append(u.rects, r)
 	if r.Encoding == PseudoLastRect { // rfbproto.rst, "LastRect Pseudo-encoding"
 		u.left = 0
+		if d.opts.Rect != nil {
+			d.opts.Rect(RectData{Time: s.t, Offset: s.off - 12, Index: len(u.rects) - 1, Rect: r, PixelFormat: d.pf})
+		}
 		return true
 	}
 	u.inRect = true
 	u.dataStart = s.off
+	if d.opts.Rect != nil {
+		d.startCapture(s)
+	}
 	d.rect = rectState{Rect: r, enc: r.Encoding, pf: d.pf}
 	return true
 }

@@ -1,0 +1,94 @@
+package screen
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/format/websockify"
+)
+
+const fixtureDir = "../../../testdata/rfb"
+
+// captures are the real sessions of testdata/rfb (see its README.md).
+var captures = []string{"xvnc-none-noVNC-like.wsrec", "xvnc-vncauth-ok.wsrec", "xvnc-vncauth-wrong-password.wsrec",
+	"xvnc-rfb33.wsrec"}
+
+// readCapture returns the records of a wsrec file.
+func readCapture(t testing.TB, path string) []format.Record {
+	t.Helper()
+	r, err := format.Open(path, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs []format.Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Payload = slices.Clone(rec.Payload)
+		recs = append(recs, rec)
+	}
+}
+
+// websockifyRecords reads the websockify recording of testdata/recordings:
+// 8-bit colour-map Raw, then ZRLE.
+func websockifyRecords(t testing.TB) []format.Record {
+	t.Helper()
+	f, err := os.Open("../../../testdata/recordings/websockify-vnc-session.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := websockify.NewReader(f, websockify.ReaderOptions{})
+	var recs []format.Record
+	for {
+		fr, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := format.TargetToClient
+		if fr.FromClient {
+			dir = format.ClientToTarget
+		}
+		recs = append(recs, format.Record{Kind: format.KindMessage, Time: fr.Time, Dir: dir, Payload: slices.Clone(fr.Data)})
+	}
+}
+
+func TestCaptures(t *testing.T) {
+	t.Parallel()
+	for _, name := range captures {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := New(Options{})
+			for _, rec := range readCapture(t, filepath.Join(fixtureDir, name)) {
+				if err := s.Feed(rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Logf("%v %q updates %d", s.Size(), s.Name(), s.Updates())
+		})
+	}
+	t.Run("websockify", func(t *testing.T) {
+		t.Parallel()
+		s := New(Options{})
+		for _, rec := range websockifyRecords(t) {
+			if err := s.Feed(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%v %q updates %d", s.Size(), s.Name(), s.Updates())
+	})
+}

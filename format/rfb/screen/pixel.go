@@ -1,0 +1,157 @@
+package screen
+
+import (
+	"fmt"
+
+	"github.com/wsproxy/wsproxy/format/rfb"
+)
+
+// colourMapSize is the number of entries of an RFB colour map: indices
+// are U16 (RFC 6143 §7.6.2).
+const colourMapSize = 1 << 16
+
+// rgba is a pixel as its four bytes in image.RGBA order, R first, packed
+// little-endian so that writing it to memory gives R, G, B, A.
+type rgba uint32
+
+func pack(r, g, b, a uint8) rgba {
+	return rgba(r) | rgba(g)<<8 | rgba(b)<<16 | rgba(a)<<24
+}
+
+// converter turns PIXEL values of one pixel format (RFC 6143 §7.4) into
+// rgba. For formats of 16 bits or fewer it uses a table of every value.
+type converter struct {
+	pf     rfb.PixelFormat
+	bpp    int // bytes per PIXEL: 1, 2 or 4
+	table  []rgba
+	shifts [3]uint8
+	maxes  [3]uint32
+	fast   bool // 32bpp with 8-bit components at byte shifts: no scaling
+	cmap   *[colourMapSize]rgba
+}
+
+// newConverter checks pf and returns a converter for it. A colour-map
+// format reads its colours from cmap.
+func newConverter(pf rfb.PixelFormat, cmap *[colourMapSize]rgba) (*converter, error) {
+	c := &converter{pf: pf, cmap: cmap}
+	switch pf.BitsPerPixel {
+	case 8, 16, 32:
+		c.bpp = int(pf.BitsPerPixel) / 8
+	default:
+		return nil, fmt.Errorf("%w: %d bits per pixel", ErrPixelFormat, pf.BitsPerPixel)
+	}
+	if !pf.TrueColour {
+		if pf.BitsPerPixel == 32 {
+			return nil, fmt.Errorf("%w: colour map with 32 bits per pixel", ErrPixelFormat)
+		}
+		return c, nil
+	}
+	c.shifts = [3]uint8{pf.RedShift, pf.GreenShift, pf.BlueShift}
+	c.maxes = [3]uint32{uint32(pf.RedMax), uint32(pf.GreenMax), uint32(pf.BlueMax)}
+	for i, s := range c.shifts {
+		if s >= 32 || c.maxes[i] == 0 {
+			return nil, fmt.Errorf("%w: %s", ErrPixelFormat, pf)
+		}
+	}
+	c.fast = c.bpp == 4 && c.maxes == [3]uint32{255, 255, 255} &&
+		c.shifts[0]%8 == 0 && c.shifts[1]%8 == 0 && c.shifts[2]%8 == 0 &&
+		c.shifts[0] <= 24 && c.shifts[1] <= 24 && c.shifts[2] <= 24
+	if c.bpp <= 2 {
+		c.table = make([]rgba, 1<<(8*c.bpp))
+		for v := range c.table {
+			c.table[v] = c.trueColour(uint32(v))
+		}
+	}
+	return c, nil
+}
+
+// scale maps component value v of maximum max to 0..255, rounding.
+func scale(v, max uint32) uint8 {
+	v &= max
+	if max == 255 {
+		return uint8(v)
+	}
+	return uint8((v*255 + max/2) / max)
+}
+
+func (c *converter) trueColour(v uint32) rgba {
+	return pack(scale(v>>c.shifts[0], c.maxes[0]), scale(v>>c.shifts[1], c.maxes[1]),
+		scale(v>>c.shifts[2], c.maxes[2]), 255)
+}
+
+// value reads one PIXEL of c.bpp bytes from b.
+func (c *converter) value(b []byte) uint32 {
+	switch c.bpp {
+	case 1:
+		return uint32(b[0])
+	case 2:
+		if c.pf.BigEndian {
+			return uint32(b[0])<<8 | uint32(b[1])
+		}
+		return uint32(b[1])<<8 | uint32(b[0])
+	}
+	if c.pf.BigEndian {
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	}
+	return uint32(b[3])<<24 | uint32(b[2])<<16 | uint32(b[1])<<8 | uint32(b[0])
+}
+
+// colour returns the colour of PIXEL value v.
+func (c *converter) colour(v uint32) rgba {
+	switch {
+	case !c.pf.TrueColour:
+		return c.cmap[v&0xffff]
+	case c.table != nil:
+		return c.table[v]
+	case c.fast:
+		return pack(uint8(v>>c.shifts[0]), uint8(v>>c.shifts[1]), uint8(v>>c.shifts[2]), 255)
+	}
+	return c.trueColour(v)
+}
+
+// pixel reads one PIXEL from b and returns its colour.
+func (c *converter) pixel(b []byte) rgba { return c.colour(c.value(b)) }
+
+// cpixelSize returns the size of a ZRLE CPIXEL (RFC 6143 §7.7.6): 3 bytes
+// for a 32bpp true-colour format of depth 24 or less whose colour bits all
+// lie in the 3 least or the 3 most significant bytes, else a PIXEL. lsb
+// says which of the PIXEL's bytes is dropped: the most significant (true)
+// or the least.
+func (c *converter) cpixelSize() (n int, dropMS bool) {
+	if !c.pf.TrueColour || c.bpp != 4 || c.pf.Depth > 24 {
+		return c.bpp, false
+	}
+	var all uint64
+	for i := range c.maxes {
+		all |= uint64(c.maxes[i]) << c.shifts[i]
+	}
+	switch {
+	case all < 1<<24:
+		return 3, true
+	case all&0xff == 0 && all < 1<<32:
+		return 3, false
+	}
+	return c.bpp, false
+}
+
+// compactPixel reads a 3-byte CPIXEL: the PIXEL's bytes in stream order
+// without the one that is always zero.
+func (c *converter) compactPixel(b []byte, dropMS bool) rgba {
+	var p [4]byte
+	// Little-endian streams carry the least significant byte first.
+	if dropMS == !c.pf.BigEndian {
+		copy(p[:3], b[:3]) // the zero byte came last
+	} else {
+		copy(p[1:], b[:3]) // the zero byte came first
+	}
+	return c.pixel(p[:])
+}
+
+// tightPixel888 reports whether Tight sends TPIXELs of this format as 3
+// bytes R, G, B (rfbproto.rst, "Tight Encoding"), as the rfb package sizes
+// them.
+func tightPixel888(pf rfb.PixelFormat) bool {
+	return pf.TrueColour && pf.BitsPerPixel == 32 && pf.Depth == 24 &&
+		pf.RedMax == 255 && pf.GreenMax == 255 && pf.BlueMax == 255 &&
+		pf.RedShift%8 == 0 && pf.GreenShift%8 == 0 && pf.BlueShift%8 == 0
+}

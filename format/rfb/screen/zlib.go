@@ -1,0 +1,294 @@
+package screen
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"image"
+	"io"
+	"slices"
+)
+
+// historySize is deflate's window: the most a back-reference reaches.
+const historySize = 32 << 10
+
+// syncFlush ends the data of a deflate stream flushed with Z_SYNC_FLUSH:
+// the LEN and NLEN of an empty stored block.
+var syncFlush = []byte{0, 0, 0xff, 0xff}
+
+// zstream is one zlib stream of a session (RFC 1950, 1951), which the
+// server continues from rectangle to rectangle: the Zlib encoding's, the
+// ZRLE encoding's, Tight's four.
+//
+// Every VNC server flushes its deflate stream with Z_SYNC_FLUSH at the end
+// of each rectangle, so each rectangle's data starts a new deflate block
+// at a byte boundary, and all a stream carries from one rectangle to the
+// next is its last 32 KiB of output, the window back-references reach
+// into. zstream keeps only that: it inflates each rectangle with a fresh
+// inflater preset with the history (flate.NewReaderDict), which is also
+// what a keyframe of the seek index stores. A rectangle whose data does
+// not end with a sync flush stops the Screen (ErrCorrupt) rather than
+// risk decoding the next one from the middle of a block.
+type zstream struct {
+	hist    []byte // the last output, at most historySize bytes
+	started bool   // the 2-byte zlib header has been read
+	fr      io.ReadCloser
+	br      bytes.Reader
+	out     []byte
+}
+
+// reset forgets the stream: its next data starts with a zlib header
+// (Tight's reset bits).
+func (z *zstream) reset() {
+	z.hist, z.started = z.hist[:0], false
+}
+
+// inflate decompresses data, one rectangle's part of the stream, and
+// returns its output, which must not be longer than max (a bound on what
+// the rectangle can need, so that a zlib bomb stops at it). The result is
+// valid until the next call.
+func (z *zstream) inflate(data []byte, limit int) ([]byte, error) {
+	if !z.started {
+		if len(data) < 2 {
+			return nil, corrupt("zlib header cut off")
+		}
+		cmf, flg := data[0], data[1]
+		if cmf&0x0f != 8 || cmf>>4 > 7 || (uint16(cmf)<<8|uint16(flg))%31 != 0 {
+			return nil, corrupt("zlib header %#02x %#02x", cmf, flg)
+		}
+		if flg&0x20 != 0 {
+			return nil, corrupt("zlib stream with a preset dictionary")
+		}
+		data = data[2:]
+		z.started = true
+	}
+	if !bytes.HasSuffix(data, syncFlush) {
+		return nil, corrupt("zlib data of the rectangle does not end with a sync flush")
+	}
+	z.br.Reset(data)
+	if z.fr == nil {
+		z.fr = flate.NewReaderDict(&z.br, z.hist)
+	} else if err := z.fr.(flate.Resetter).Reset(&z.br, z.hist); err != nil {
+		return nil, corrupt("zlib: %v", err)
+	}
+	out := z.out[:0]
+	for {
+		if len(out) == cap(out) {
+			if len(out) > limit {
+				return nil, corrupt("zlib data inflates to more than the %d bytes the rectangle can need", limit)
+			}
+			out = slices.Grow(out, min(limit+1-len(out), max(len(out), 4096)))
+		}
+		n, err := z.fr.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if err == nil {
+			continue
+		}
+		z.out = out
+		if errors.Is(err, io.ErrUnexpectedEOF) { // all input read, as at a sync flush
+			break
+		}
+		if err == io.EOF {
+			return nil, corrupt("zlib stream ends (final block) inside the session")
+		}
+		return nil, corrupt("zlib: %v", err)
+	}
+	if len(out) > limit {
+		return nil, corrupt("zlib data inflates to more than the %d bytes the rectangle can need", limit)
+	}
+	z.remember(out)
+	return out, nil
+}
+
+// remember appends out to the history, keeping its last historySize
+// bytes.
+func (z *zstream) remember(out []byte) {
+	if z.hist == nil {
+		z.hist = make([]byte, 0, historySize)
+	}
+	if len(out) >= historySize {
+		z.hist = append(z.hist[:0], out[len(out)-historySize:]...)
+		return
+	}
+	if drop := len(z.hist) + len(out) - historySize; drop > 0 {
+		n := copy(z.hist, z.hist[drop:])
+		z.hist = z.hist[:n]
+	}
+	z.hist = append(z.hist, out...)
+}
+
+// zlibRect decodes the Zlib encoding (rfbproto.rst, "zlib Encoding"): Raw
+// pixels in the session's zlib stream.
+func (s *Screen) zlibRect(c *converter, area image.Rectangle, d []byte) error {
+	if area.Empty() && len(d) == 0 { // the rfb package reads no length for it, as noVNC
+		return nil
+	}
+	if len(d) < 4 || int64(len(d)-4) != int64(be.Uint32(d)) {
+		return corrupt("Zlib data of %d bytes", len(d))
+	}
+	n := area.Dx() * area.Dy() * c.bpp
+	out, err := s.zlib.inflate(d[4:], n)
+	if err != nil {
+		return err
+	}
+	if err := wantLen(out, n, "Zlib pixels"); err != nil {
+		return err
+	}
+	s.pixels(c, area, out)
+	return nil
+}
+
+// zrleRect decodes ZRLE (RFC 6143 §7.7.6): 64×64 tiles in the session's
+// zlib stream, each raw, solid, packed-palette or run-length encoded, in
+// CPIXELs.
+func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
+	if len(d) < 4 || int64(len(d)-4) != int64(be.Uint32(d)) {
+		return corrupt("ZRLE data of %d bytes", len(d))
+	}
+	cp, dropMS := c.cpixelSize()
+	tiles := ((area.Dx() + 63) / 64) * ((area.Dy() + 63) / 64)
+	// The most a rectangle can need: a subencoding and a full palette per
+	// tile, and a run of one (a CPIXEL and a length) per pixel.
+	limit := tiles*(1+127*cp) + area.Dx()*area.Dy()*(cp+1)
+	out, err := s.zrle.inflate(d[4:], limit)
+	if err != nil {
+		return err
+	}
+	read := func(b []byte) rgba {
+		if cp == 3 {
+			return c.compactPixel(b, dropMS)
+		}
+		return c.pixel(b)
+	}
+	var palette [128]rgba
+	short := func(tx, ty int) error { return corrupt("ZRLE tile at %d,%d cut off", tx, ty) }
+	for ty := area.Min.Y; ty < area.Max.Y; ty += 64 {
+		for tx := area.Min.X; tx < area.Max.X; tx += 64 {
+			tile := image.Rect(tx, ty, min(tx+64, area.Max.X), min(ty+64, area.Max.Y))
+			tw, th := tile.Dx(), tile.Dy()
+			if len(out) < 1 {
+				return short(tx, ty)
+			}
+			sub := int(out[0])
+			out = out[1:]
+			switch {
+			case sub == 0: // raw CPIXELs
+				if len(out) < tw*th*cp {
+					return short(tx, ty)
+				}
+				for y := range th {
+					for x := range tw {
+						s.set(tx+x, ty+y, read(out))
+						out = out[cp:]
+					}
+				}
+			case sub == 1: // solid
+				if len(out) < cp {
+					return short(tx, ty)
+				}
+				s.fill(tile, read(out))
+				out = out[cp:]
+			case sub <= 16: // packed palette
+				if len(out) < sub*cp {
+					return short(tx, ty)
+				}
+				for i := range sub {
+					palette[i] = read(out[i*cp:])
+				}
+				out = out[sub*cp:]
+				bits := 4
+				switch {
+				case sub == 2:
+					bits = 1
+				case sub <= 4:
+					bits = 2
+				}
+				rowBytes := (tw*bits + 7) / 8
+				if len(out) < rowBytes*th {
+					return short(tx, ty)
+				}
+				mask := byte(1<<bits - 1)
+				for y := range th {
+					row := out[y*rowBytes:]
+					for x := range tw {
+						bit := x * bits
+						i := int(row[bit/8]>>(8-bits-bit%8)) & int(mask)
+						if i >= sub {
+							return corrupt("ZRLE palette index %d of %d colours in the tile at %d,%d", i, sub, tx, ty)
+						}
+						s.set(tx+x, ty+y, palette[i])
+					}
+				}
+				out = out[rowBytes*th:]
+			case sub == 128 || sub >= 130: // plain or palette run-length
+				n := sub - 128
+				if n > 0 {
+					if len(out) < n*cp {
+						return short(tx, ty)
+					}
+					for i := range n {
+						palette[i] = read(out[i*cp:])
+					}
+					out = out[n*cp:]
+				}
+				left := tw * th
+				p := 0
+				for left > 0 {
+					var col rgba
+					run := 1
+					if n == 0 {
+						if len(out) < cp {
+							return short(tx, ty)
+						}
+						col, out = read(out), out[cp:]
+						run = -1
+					} else {
+						if len(out) < 1 {
+							return short(tx, ty)
+						}
+						i := int(out[0] & 0x7f)
+						if i >= n {
+							return corrupt("ZRLE palette index %d of %d colours in the tile at %d,%d", i, n, tx, ty)
+						}
+						col = palette[i]
+						if out[0]&0x80 != 0 {
+							run = -1
+						}
+						out = out[1:]
+					}
+					if run < 0 { // a run length: bytes of 255 and a last one
+						run = 1
+						for {
+							if len(out) < 1 {
+								return short(tx, ty)
+							}
+							b := int(out[0])
+							out = out[1:]
+							run += b
+							if run > left {
+								return corrupt("ZRLE run of %d pixels where %d are left in the tile at %d,%d", run, left, tx, ty)
+							}
+							if b != 255 {
+								break
+							}
+						}
+					}
+					if run > left {
+						return corrupt("ZRLE run of %d pixels where %d are left in the tile at %d,%d", run, left, tx, ty)
+					}
+					for range run {
+						s.set(tx+p%tw, ty+p/tw, col)
+						p++
+					}
+					left -= run
+				}
+			default:
+				return corrupt("ZRLE subencoding %d in the tile at %d,%d", sub, tx, ty)
+			}
+		}
+	}
+	if len(out) != 0 {
+		return corrupt("%d bytes after the last ZRLE tile", len(out))
+	}
+	return nil
+}
