@@ -60,7 +60,7 @@ func (s *Screen) decodeRect(rd rfb.RectData) error {
 	case rfb.PseudoCursorWithAlpha:
 		return s.alphaCursor(rd)
 	}
-	if r.Encoding < 0 || r.Encoding >= 0x574d5600 && r.Encoding <= 0x574d56ff {
+	if r.Encoding != rfb.EncodingTightPNG && (r.Encoding < 0 || r.Encoding >= 0x574d5600 && r.Encoding <= 0x574d56ff) {
 		// Other pseudo-encodings (LED state, QEMU and VMware ones, ...)
 		// change no pixel.
 		return nil
