@@ -72,6 +72,11 @@ func (s *Screen) decodeRect(rd rfb.RectData) error {
 		return ErrNoFramebuffer
 	}
 	area := image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
+	if area.Empty() {
+		// Nothing to draw, wherever it is; its data is still decoded (a
+		// zlib stream goes on).
+		area = image.Rectangle{}
+	}
 	if !area.In(s.fb.Rect) && !area.Empty() {
 		return fmt.Errorf("%w of %dx%d", ErrOutside, s.fb.Rect.Dx(), s.fb.Rect.Dy())
 	}
