@@ -17,7 +17,9 @@
 // It emits an Event for each handshake step and message, whatever the
 // records' boundaries. Memory stays bounded: pixel data is counted and
 // skipped, never stored or decompressed, and texts are cut at
-// DecoderOptions.MaxText.
+// DecoderOptions.MaxText. A consumer that decodes pixels (package
+// format/rfb/screen) asks for each rectangle's data with
+// DecoderOptions.Rect, and resumes a session from a Checkpoint.
 //
 // The handshake is followed for protocol versions 3.3, 3.7 and 3.8 (and
 // versions such as Apple's 3.889 or RealVNC's 4.1, reported as given and
