@@ -2,6 +2,7 @@ package screen
 
 import (
 	"errors"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,16 +70,32 @@ func websockifyRecords(t testing.TB) []format.Record {
 
 func TestCaptures(t *testing.T) {
 	t.Parallel()
-	for _, name := range captures {
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		size    image.Point
+		updates int64
+	}{
+		{captures[0], image.Pt(400, 300), 62}, // resized by SetDesktopSize
+		{captures[1], image.Pt(320, 240), 3},
+		{captures[2], image.Point{}, 0}, // authentication refused
+		{captures[3], image.Pt(320, 240), 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := New(Options{})
-			for _, rec := range readCapture(t, filepath.Join(fixtureDir, name)) {
+			for _, rec := range readCapture(t, filepath.Join(fixtureDir, tt.name)) {
 				if err := s.Feed(rec); err != nil {
 					t.Fatal(err)
 				}
 			}
-			t.Logf("%v %q updates %d", s.Size(), s.Name(), s.Updates())
+			if s.Size() != tt.size || s.Updates() != tt.updates {
+				t.Errorf("size %v, %d updates, want %v, %d", s.Size(), s.Updates(), tt.size, tt.updates)
+			}
+			// Xvnc's root window is black; only the first capture has an
+			// xterm on it.
+			if tt.name == captures[0] && !nonBlack(s.Image()) {
+				t.Error("the screen is all black")
+			}
 		})
 	}
 	t.Run("websockify", func(t *testing.T) {
@@ -89,6 +106,18 @@ func TestCaptures(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		t.Logf("%v %q updates %d", s.Size(), s.Name(), s.Updates())
+		if s.Size() != image.Pt(320, 240) || s.Name() != "root@vm" || !nonBlack(s.Image()) {
+			t.Errorf("size %v name %q", s.Size(), s.Name())
+		}
 	})
+}
+
+// nonBlack reports whether img has a pixel that is not black.
+func nonBlack(img *image.RGBA) bool {
+	for i, b := range img.Pix {
+		if i%4 != 3 && b != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -114,9 +114,9 @@ func (c *converter) pixel(b []byte) rgba { return c.colour(c.value(b)) }
 
 // cpixelSize returns the size of a ZRLE CPIXEL (RFC 6143 §7.7.6): 3 bytes
 // for a 32bpp true-colour format of depth 24 or less whose colour bits all
-// lie in the 3 least or the 3 most significant bytes, else a PIXEL. lsb
-// says which of the PIXEL's bytes is dropped: the most significant (true)
-// or the least.
+// lie in the 3 least or the 3 most significant bytes, else a PIXEL.
+// dropMS says which of the PIXEL's bytes a CPIXEL leaves out: the most
+// significant (true) or the least.
 func (c *converter) cpixelSize() (n int, dropMS bool) {
 	if !c.pf.TrueColour || c.bpp != 4 || c.pf.Depth > 24 {
 		return c.bpp, false
