@@ -99,3 +99,33 @@ func ExampleImport() {
 	// '}1}RFB 003.008\n',
 	// 'EOF'];
 }
+
+func ExampleSummarize() {
+	// recfile.Open(name, ...) in real use.
+	f, err := recfile.New(strings.NewReader(killed), int64(len(killed)), recfile.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s, err := recfile.Summarize(context.Background(), f, recfile.SummaryOptions{})
+	if err != nil {
+		log.Fatal(err) // only when the context ends
+	}
+	fmt.Printf("%s %s: %d messages from the client, %d from the target, over %v\n",
+		s.Format, s.Status, s.ClientMessages, s.TargetMessages, s.Duration)
+	fmt.Println("whole:", s.Status.Whole(), "clean:", s.Status.Clean())
+	fmt.Println(s.Err)
+	// Output:
+	// websockify incomplete: 1 messages from the client, 2 from the target, over 4ms
+	// whole: false clean: true
+	// recfile: websockify recording without its 'EOF'] trailer: it ends at offset 78
+}
+
+func ExampleStatusOf() {
+	_, err := recfile.New(strings.NewReader("hello\n"), 6, recfile.Options{})
+	fmt.Println(recfile.StatusOf(recfile.Unknown, err))
+	fmt.Println(recfile.StatusOf(recfile.WSRec, io.EOF))
+	// Output:
+	// unreadable
+	// sealed
+}
