@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"strings"
+	"time"
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
@@ -128,4 +129,39 @@ func ExampleStatusOf() {
 	// Output:
 	// unreadable
 	// sealed
+}
+
+func ExampleFilter() {
+	const rec = `var VNC_frame_data = [
+'{2{RFB 003.008\n',
+'}4}RFB 003.008\n',
+'{5{\x01\x01',
+'}6}\x01',
+'EOF'];
+`
+	f, err := recfile.New(strings.NewReader(rec), int64(len(rec)), recfile.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	// The client's messages from 3 ms on: frames --dir client --from 3ms.
+	flt := recfile.Filter{From: 3 * time.Millisecond, Dir: new(format.ClientToTarget)}
+	if _, err := flt.Seek(f); err != nil {
+		log.Fatal(err)
+	}
+	for {
+		r, err := f.Next()
+		if err == io.EOF || err == nil && flt.Past(&r) {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		if flt.Match(&r) {
+			fmt.Printf("%v %q\n", r.Time, r.Payload)
+		}
+	}
+	// Output:
+	// 4ms "RFB 003.008\n"
+	// 6ms "\x01"
 }
