@@ -63,3 +63,46 @@ func Example() {
 	// 6ms marker "handshake done"
 	// verify: valid
 }
+
+func ExampleParseSigningKey() {
+	// A file that openssl genpkey -algorithm ed25519 writes;
+	// format.ReadSigningKey(name) reads one.
+	const signer = `-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH
+-----END PRIVATE KEY-----
+`
+	key, err := format.ParseSigningKey([]byte(signer))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var file bytes.Buffer
+	w, err := format.NewWriter(&file, format.Header{}, format.WriterOptions{SignKey: key})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// The public key, as openssl pkey -pubout writes it.
+	const trusted = `-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=
+-----END PUBLIC KEY-----
+`
+	pub, err := format.ParseVerifyKey([]byte(trusted))
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := format.NewReader(bytes.NewReader(file.Bytes()), int64(file.Len()), format.ReaderOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	v, err := r.Verify(format.VerifyOptions{PublicKey: pub})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Status, "trusted:", v.Trusted)
+	// Output:
+	// valid trusted: true
+}

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
-	"github.com/wsproxy/wsproxy/format/websockify"
 )
 
 // Recording describes a recording that a Server serves, as GET /recordings
@@ -47,14 +46,15 @@ type Recording struct {
 	// MaxListedMarkers; MarkersOmitted counts the others.
 	Markers        []Marker `json:"markers"`
 	MarkersOmitted int      `json:"markers_omitted,omitempty"`
-	// Status is how the recording ends, with wsrecord-inspect's words:
-	// "sealed" (wsrec) or "complete" (websockify) when it is whole;
-	// "unsealed" or "incomplete" when it stops cleanly without its trailer
-	// (its writer was killed, or still writes); "truncated" when it is cut
-	// inside a chunk or a line, "damaged" when its data is corrupt, and
-	// "unreadable" when it cannot be read. A replay of a truncated, damaged
-	// or unreadable recording plays up to the damage, then closes the
-	// connection with 1011.
+	// Status is how the recording ends, a recfile.Status, with
+	// wsrecord-inspect's words: "sealed" (wsrec) or "complete"
+	// (websockify) when it is whole; "unsealed" or "incomplete" when it
+	// stops cleanly without its trailer (its writer was killed, or still
+	// writes); "truncated" when it is cut inside its header, a chunk or a
+	// line, "damaged" when its data is corrupt, and "unreadable" when it
+	// cannot be read (not a recording, a newer format version, an I/O
+	// error). A replay of a truncated, damaged or unreadable recording
+	// plays up to the damage, then closes the connection with 1011.
 	Status string `json:"status"`
 	// Error says what is wrong with the recording, when it is not whole.
 	Error string `json:"error,omitempty"`
@@ -323,7 +323,7 @@ func (c *catalog) summary(e entry) (rec Recording, key cacheKey, ok bool) {
 		if e.src.root != nil {
 			return rec, key, false
 		}
-		return Recording{Name: e.name, Status: "unreadable", Error: err.Error(), Markers: []Marker{}}, key, true
+		return Recording{Name: e.name, Status: recfile.Unreadable.String(), Error: err.Error(), Markers: []Marker{}}, key, true
 	}
 	key.size, key.modTime = fi.Size(), fi.ModTime()
 	c.mu.Lock()
@@ -353,87 +353,35 @@ func (c *catalog) scan(e entry) (Recording, bool) {
 		if e.src.root != nil && errors.Is(err, recfile.ErrUnknownFormat) {
 			return rec, false
 		}
-		rec.Status, rec.Error = "unreadable", err.Error()
-		var ce *format.CorruptError
-		if errors.As(err, &ce) || errors.Is(err, format.ErrTruncated) {
-			rec.Status = "damaged"
-		}
+		rec.Status, rec.Error = recfile.StatusOf(recfile.Unknown, err).String(), err.Error()
 		return rec, true
 	}
 	defer osf.Close()
 	defer f.Close()
-	rec.Format = f.Format().String()
-	if h := f.Header(); f.Format() == recfile.WSRec {
-		start := h.Start
-		rec.SessionID, rec.Start, rec.Meta = h.SessionID.String(), &start, h.Meta
+	// Read through, for the markers and for damage that the trailer of a
+	// sealed file does not show: a replay of it would stop there.
+	s, _ := recfile.Summarize(context.Background(), f, recfile.SummaryOptions{Scan: true, MaxMarkers: MaxListedMarkers})
+	rec.Format = s.Format.String()
+	if s.Format == recfile.WSRec {
+		start := s.Header.Start
+		rec.SessionID, rec.Start, rec.Meta = s.Header.SessionID.String(), &start, s.Header.Meta
 	}
-	for {
-		r, err := f.Next()
-		if err != nil {
-			rec.Status, rec.Error = endStatus(f.Format(), err)
-			return rec, true
-		}
-		rec.Duration = r.Time
-		switch r.Kind {
-		case format.KindMessage:
-			if r.Dir == format.ClientToTarget {
-				rec.ClientMessages++
-				rec.ClientBytes += uint64(len(r.Payload))
-			} else {
-				rec.TargetMessages++
-				rec.TargetBytes += uint64(len(r.Payload))
-			}
-		case format.KindMarker:
-			if len(rec.Markers) < MaxListedMarkers {
-				rec.Markers = append(rec.Markers, Marker{Time: r.Time, Label: r.Label})
-			} else {
-				rec.MarkersOmitted++
-			}
-		}
+	rec.Duration = s.Duration
+	rec.ClientMessages, rec.TargetMessages, rec.ClientBytes, rec.TargetBytes = s.ClientMessages, s.TargetMessages, s.ClientBytes, s.TargetBytes
+	for _, m := range s.Markers {
+		rec.Markers = append(rec.Markers, Marker{Time: m.Time, Label: m.Label})
 	}
-}
-
-// endStatus returns the Recording.Status and Error for the error that ended
-// the reading of a recording of format f.
-func endStatus(f recfile.Format, err error) (status, msg string) {
-	if err == io.EOF {
-		if f == recfile.WSRec {
-			return "sealed", ""
-		}
-		return "complete", ""
+	rec.MarkersOmitted = s.MarkersOmitted
+	rec.Status = s.Status.String()
+	if s.Err != nil {
+		rec.Error = s.Err.Error()
 	}
-	if inc, ok := errors.AsType[*recfile.IncompleteError](err); ok {
-		switch {
-		case inc.Lost > 0:
-			return "truncated", err.Error()
-		case f == recfile.WSRec:
-			return "unsealed", err.Error()
-		}
-		return "incomplete", err.Error()
-	}
-	if damaged(err) {
-		return "damaged", err.Error()
-	}
-	return "unreadable", err.Error()
-}
-
-// damaged reports whether err, from recfile.File.Next, is damage in the
-// data rather than a failure to read it.
-func damaged(err error) bool {
-	var (
-		ce *format.CorruptError
-		se *websockify.SyntaxError
-	)
-	return errors.As(err, &ce) || errors.As(err, &se) || errors.Is(err, websockify.ErrLineTooLong) || errors.Is(err, format.ErrTooLarge)
+	return rec, true
 }
 
 // cleanEnd reports whether err, from recfile.File.Next, ends a recording
 // that is to be played as whole: io.EOF, or the end of one whose writer
 // stopped between two records.
 func cleanEnd(err error) bool {
-	if err == io.EOF {
-		return true
-	}
-	inc, ok := errors.AsType[*recfile.IncompleteError](err)
-	return ok && inc.Lost == 0
+	return recfile.StatusOf(recfile.Unknown, err).Clean()
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wsproxy/wsproxy/format/traffic"
 )
 
 // chartRows is the height of a throughput chart on the terminal.
@@ -18,26 +20,26 @@ var eighths = []rune(" ▁▂▃▄▅▆▇█")
 var leftEighths = []rune(" ▏▎▍▌▋▊▉█")
 
 func printStats(w io.Writer, s *recordingStats) {
-	fmt.Fprintf(w, "%s: %s, %d records\n\n", s.File, fmtDuration(s.duration()), s.Records)
+	fmt.Fprintf(w, "%s: %s, %d records\n\n", s.File, fmtDuration(s.Duration), s.Records)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tMESSAGES\tBYTES\tMIN\tMEAN\tMAX\tAVERAGE RATE\t")
 	for _, d := range []struct {
 		name string
-		s    *dirStats
+		s    *traffic.Direction
 	}{{"client→target", &s.Client}, {"target→client", &s.Target}} {
 		rate := "-"
-		if s.DurationNS > 0 {
-			rate = fmtBytes(uint64(float64(d.s.Bytes)/s.duration().Seconds())) + "/s"
+		if s.Duration > 0 {
+			rate = fmtBytes(uint64(float64(d.s.Bytes)/s.Duration.Seconds())) + "/s"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f\t%d\t%s\t\n", d.name, d.s.Messages, fmtBytes(d.s.Bytes), d.s.MinSize, d.s.MeanSize, d.s.MaxSize, rate)
 	}
 	tw.Flush()
 	for _, d := range []struct {
 		name string
-		s    *dirStats
+		s    *traffic.Direction
 	}{{"client→target", &s.Client}, {"target→client", &s.Target}} {
 		fmt.Fprintln(w)
-		printThroughput(w, d.name, d.s.Throughput, s.slot(), s.duration())
+		printThroughput(w, d.name, d.s.Throughput, s.Slot, s.Duration)
 	}
 	fmt.Fprintln(w)
 	printSizes(w, s)
@@ -87,10 +89,10 @@ const sizeBarWidth = 24
 // printSizes draws the message size classes of both directions side by
 // side.
 func printSizes(w io.Writer, s *recordingStats) {
-	lo, hi := sizeClasses, -1
+	lo, hi := traffic.SizeClasses, -1
 	var peak uint64
-	for _, d := range []*dirStats{&s.Client, &s.Target} {
-		for k, n := range d.classes {
+	for _, d := range []*traffic.Direction{&s.Client, &s.Target} {
+		for k, n := range d.Classes {
 			if n > 0 {
 				lo, hi = min(lo, k), max(hi, k)
 				peak = max(peak, n)
@@ -106,7 +108,7 @@ func printSizes(w io.Writer, s *recordingStats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "SIZE\tCLIENT→TARGET\tTARGET→CLIENT\n")
 	for k := lo; k <= hi; k++ {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", classLabel(k), bar(s.Client.classes[k], peak), bar(s.Target.classes[k], peak))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", classLabel(k), bar(s.Client.Classes[k], peak), bar(s.Target.Classes[k], peak))
 	}
 	tw.Flush()
 }
@@ -126,7 +128,7 @@ func bar(n, peak uint64) string {
 
 // classLabel names size class k: "0 B", "2-3 B", "1-2 KiB" (1024 to 2047).
 func classLabel(k int) string {
-	lo, hi := classBounds(k)
+	lo, hi := traffic.ClassBounds(k)
 	switch {
 	case k == 0:
 		return "0 B"

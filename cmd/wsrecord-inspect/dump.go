@@ -34,7 +34,7 @@ func (c *dumpCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	defer r.Close()
 	r.progress(kctx.Stderr)
-	if _, err := c.seek(r); err != nil {
+	if _, err := c.filter.Seek(r.File); err != nil {
 		return readError(c.File, err)
 	}
 	out, err := createOutput(c.Output, c.Force, 0o600, kctx.Stdout)
@@ -52,10 +52,10 @@ func (c *dumpCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			end = err
 			break
 		}
-		if c.past(&rec) {
+		if c.filter.Past(&rec) {
 			break
 		}
-		if rec.Kind == format.KindMessage && c.match(&rec) {
+		if rec.Kind == format.KindMessage && c.filter.Match(&rec) {
 			if _, err := out.Write(rec.Payload); err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ func (c *framesCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if !isTerminal(kctx.Stdout) {
 		r.progress(kctx.Stderr)
 	}
-	seeked, err := c.seek(r)
+	seeked, err := c.filter.Seek(r.File)
 	if err != nil {
 		return readError(c.File, err)
 	}
@@ -66,10 +66,10 @@ func (c *framesCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			out.Flush()
 			return r.end(err, kctx.Stderr)
 		}
-		if c.past(&rec) {
+		if c.filter.Past(&rec) {
 			return nil
 		}
-		if c.match(&rec) {
+		if c.filter.Match(&rec) {
 			if err := p.print(n, &rec); err != nil {
 				return err
 			}

@@ -125,7 +125,7 @@ type infoRow struct {
 	Size           int64             `json:"size"`
 	Uncompressed   int64             `json:"uncompressed,omitempty"`
 	Ratio          float64           `json:"ratio,omitempty"`
-	Status         string            `json:"status"` // sealed, unsealed, complete, incomplete, truncated, damaged, unreadable
+	Status         recfile.Status    `json:"status"`
 	Lost           *lostJSON         `json:"lost,omitempty"`
 	Signed         bool              `json:"signed"`
 	PublicKey      string            `json:"public_key,omitempty"`
@@ -151,7 +151,10 @@ func (c *infoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			row := summarize(name, kctx.Stderr)
+			row, err := summarize(ctx, name, kctx.Stderr)
+			if err != nil {
+				return err
+			}
 			if !named && errors.Is(row.err, recfile.ErrUnknownFormat) {
 				skipped++
 				return nil
@@ -206,7 +209,7 @@ func rowsError(rows []*infoRow, stderr io.Writer) error {
 			continue
 		}
 		errs = append(errs, unwrapExit(row.err))
-		if row.Status == "unreadable" {
+		if row.Status == recfile.Unreadable {
 			code = exitUnreadable
 		} else if code == cli.ExitOK {
 			code = exitDamaged
@@ -249,107 +252,53 @@ func forRecordings(path string, fn func(name string, named bool) error) error {
 
 // summarize reads what info says about one recording: for a wsrec file
 // its summary (only the header and trailer when it is sealed), for a
-// websockify file all of it.
-func summarize(name string, stderr io.Writer) *infoRow {
+// websockify file all of it. It returns an error only when ctx ends.
+func summarize(ctx context.Context, name string, stderr io.Writer) (*infoRow, error) {
 	row := &infoRow{File: name}
 	r, err := openRecording(name)
 	if err != nil {
-		row.Status, row.err = "unreadable", err
-		if isDamage(err) {
-			row.Status = "damaged"
-		}
+		row.Status, row.err = recfile.StatusOf(recfile.Unknown, err), err
 		row.Error = unwrapExit(err).Error()
-		return row
+		return row, nil
 	}
 	defer r.Close()
-	row.Format, row.Size = r.Format().String(), r.Size()
-	if r.Format() == recfile.WSRec {
-		summarizeWSRec(row, r)
-	} else {
+	if r.Format() != recfile.WSRec {
 		r.progress(stderr)
-		summarizeScan(row, r)
-		r.doneReading()
 	}
-	if row.err != nil {
+	s, err := recfile.Summarize(ctx, r.File, recfile.SummaryOptions{})
+	r.doneReading()
+	if err != nil {
+		return nil, err
+	}
+	row.Format, row.Size, row.Status = s.Format.String(), s.Size, s.Status
+	row.Records, row.DurationNS = s.Records, int64(s.Duration)
+	row.ClientMessages, row.TargetMessages, row.ClientBytes, row.TargetBytes = s.ClientMessages, s.TargetMessages, s.ClientBytes, s.TargetBytes
+	row.Clamped = s.Clamped
+	if s.Format == recfile.WSRec {
+		h := s.Header
+		start := h.Start
+		row.Version, row.SessionID, row.Part, row.Start, row.Meta = h.Version, h.SessionID.String(), h.Part, &start, h.Meta
+		if s.Status != recfile.Damaged && s.Status != recfile.Unreadable { // its index was read
+			end := start.Add(s.Duration)
+			row.End = &end
+		}
+		row.Chunks, row.Uncompressed = s.Chunks, s.Uncompressed
+		if s.Size > 0 {
+			row.Ratio = float64(s.Uncompressed) / float64(s.Size)
+		}
+		row.Signed = s.PublicKey != nil
+		if row.Signed {
+			row.PublicKey = hex.EncodeToString(s.PublicKey)
+		}
+	}
+	if inc, ok := errors.AsType[*recfile.IncompleteError](s.Err); ok && inc.Lost > 0 {
+		row.Lost = &lostJSON{Offset: inc.Offset, Bytes: inc.Lost}
+	}
+	if !s.Status.Clean() {
+		row.err = readError(name, s.Err)
 		row.Error = unwrapExit(row.err).Error()
 	}
-	return row
-}
-
-func summarizeWSRec(row *infoRow, r *recording) {
-	h := r.Header()
-	start := h.Start
-	row.Version, row.SessionID, row.Part, row.Start, row.Meta = h.Version, h.SessionID.String(), h.Part, &start, h.Meta
-	s, err := r.Reader().Summary()
-	if err != nil {
-		row.Status, row.err = "damaged", readError(r.name, err)
-		if !isDamage(err) {
-			row.Status = "unreadable"
-		}
-		return
-	}
-	end := start.Add(s.Duration)
-	row.End, row.DurationNS, row.Records = &end, int64(s.Duration), s.Records
-	row.ClientMessages, row.TargetMessages, row.ClientBytes, row.TargetBytes = s.ClientMessages, s.TargetMessages, s.ClientBytes, s.TargetBytes
-	row.Chunks, row.Uncompressed = s.Chunks, s.Uncompressed
-	if s.Size > 0 {
-		row.Ratio = float64(s.Uncompressed) / float64(s.Size)
-	}
-	row.Signed = s.PublicKey != nil
-	if row.Signed {
-		row.PublicKey = hex.EncodeToString(s.PublicKey)
-	}
-	switch {
-	case s.Sealed:
-		row.Status = "sealed"
-	case s.Unreadable > 0:
-		row.Status = "truncated"
-		row.Lost = &lostJSON{Offset: s.Size - s.Unreadable, Bytes: s.Unreadable}
-		row.err = readError(r.name, &recfile.IncompleteError{Format: recfile.WSRec, Offset: s.Size - s.Unreadable, Lost: s.Unreadable})
-	default:
-		row.Status = "unsealed"
-	}
-}
-
-// summarizeScan counts the records of a recording without an index.
-func summarizeScan(row *infoRow, r *recording) {
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			row.Clamped = r.Clamped()
-			row.Status = "complete"
-			if err == io.EOF {
-				return
-			}
-			inc, ok := errors.AsType[*recfile.IncompleteError](err)
-			switch {
-			case ok && inc.Lost == 0:
-				row.Status = "incomplete"
-				return
-			case ok:
-				row.Status = "truncated"
-				row.Lost = &lostJSON{Offset: inc.Offset, Bytes: inc.Lost}
-			case isDamage(err):
-				row.Status = "damaged"
-			default:
-				row.Status = "unreadable"
-			}
-			row.err = readError(r.name, err)
-			return
-		}
-		row.Records++
-		row.DurationNS = int64(rec.Time)
-		if rec.Kind != format.KindMessage {
-			continue
-		}
-		if rec.Dir == format.ClientToTarget {
-			row.ClientMessages++
-			row.ClientBytes += uint64(len(rec.Payload))
-		} else {
-			row.TargetMessages++
-			row.TargetBytes += uint64(len(rec.Payload))
-		}
-	}
+	return row, nil
 }
 
 // match applies the filters.
@@ -462,18 +411,20 @@ func printDetail(w io.Writer, row *infoRow) {
 // statusText explains a row's status.
 func statusText(row *infoRow) string {
 	switch row.Status {
-	case "sealed":
+	case recfile.Sealed:
 		return "sealed (integrity not checked here: run verify)"
-	case "unsealed":
+	case recfile.Unsealed:
 		return "unsealed: no trailer after the last complete chunk (the writer did not finish)"
-	case "complete":
+	case recfile.Complete:
 		return "complete (websockify's format holds nothing to verify)"
-	case "incomplete":
+	case recfile.Incomplete:
 		return "incomplete: no 'EOF'] trailer (websockify did not finish)"
-	case "truncated":
-		return fmt.Sprintf("truncated: the %d bytes at offset %d are not a complete chunk or frame", row.Lost.Bytes, row.Lost.Offset)
+	case recfile.Truncated:
+		if row.Lost != nil {
+			return fmt.Sprintf("truncated: the %d bytes at offset %d are not a complete chunk or frame", row.Lost.Bytes, row.Lost.Offset)
+		}
 	}
-	return row.Status
+	return row.Status.String()
 }
 
 func printTable(w io.Writer, rows []*infoRow) {
@@ -484,11 +435,11 @@ func printTable(w io.Writer, rows []*infoRow) {
 		if row.Start != nil {
 			start = fmtTime(*row.Start)
 		}
-		if row.Status != "unreadable" {
+		if row.Status != recfile.Unreadable {
 			dur = fmtDuration(row.duration())
 		}
 		client := cmp.Or(row.Meta[format.MetaRealClient], row.Meta[format.MetaClient], "-")
-		status := row.Status
+		status := row.Status.String()
 		if row.Signed {
 			status += ", signed"
 		}

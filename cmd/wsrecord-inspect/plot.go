@@ -12,6 +12,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/wsproxy/wsproxy/format/traffic"
 )
 
 // The stats image: three panels, throughput each way and message sizes,
@@ -38,13 +40,13 @@ func plotStats(s *recordingStats) image.Image {
 	img := image.NewRGBA(image.Rect(0, 0, plotWidth, plotHeight))
 	draw.Draw(img, img.Bounds(), image.NewUniform(colorBackground), image.Point{}, draw.Src)
 	p := plotter{img: img}
-	p.text(plotLeft, 20, fmt.Sprintf("%s: %s, %d records", filepath.Base(s.File), fmtDuration(s.duration()), s.Records), colorText)
+	p.text(plotLeft, 20, fmt.Sprintf("%s: %s, %d records", filepath.Base(s.File), fmtDuration(s.Duration), s.Records), colorText)
 
 	panelH := (plotHeight - 40 - 3*panelGap) / 3
 	top := 40 + panelGap - 16
-	p.throughput(image.Rect(plotLeft, top, plotWidth-plotRight, top+panelH), "client -> target", s.Client.Throughput, s.slot(), s.duration(), colorClient)
+	p.throughput(image.Rect(plotLeft, top, plotWidth-plotRight, top+panelH), "client -> target", s.Client.Throughput, s.Slot, s.Duration, colorClient)
 	top += panelH + panelGap
-	p.throughput(image.Rect(plotLeft, top, plotWidth-plotRight, top+panelH), "target -> client", s.Target.Throughput, s.slot(), s.duration(), colorTarget)
+	p.throughput(image.Rect(plotLeft, top, plotWidth-plotRight, top+panelH), "target -> client", s.Target.Throughput, s.Slot, s.Duration, colorTarget)
 	top += panelH + panelGap
 	p.sizes(image.Rect(plotLeft, top, plotWidth-plotRight, top+panelH), s)
 	return img
@@ -103,10 +105,10 @@ func (p plotter) throughput(r image.Rectangle, name string, slots []uint64, slot
 // sizes draws the message size classes of both directions as pairs of
 // bars in r.
 func (p plotter) sizes(r image.Rectangle, s *recordingStats) {
-	lo, hi := sizeClasses, -1
+	lo, hi := traffic.SizeClasses, -1
 	var peak uint64
-	for _, d := range []*dirStats{&s.Client, &s.Target} {
-		for k, n := range d.classes {
+	for _, d := range []*traffic.Direction{&s.Client, &s.Target} {
+		for k, n := range d.Classes {
 			if n > 0 {
 				lo, hi = min(lo, k), max(hi, k)
 				peak = max(peak, n)
@@ -130,7 +132,7 @@ func (p plotter) sizes(r image.Rectangle, s *recordingStats) {
 		for j, d := range []struct {
 			n uint64
 			c color.Color
-		}{{s.Client.classes[k], colorClient}, {s.Target.classes[k], colorTarget}} {
+		}{{s.Client.Classes[k], colorClient}, {s.Target.Classes[k], colorTarget}} {
 			if d.n == 0 {
 				continue
 			}
@@ -139,7 +141,7 @@ func (p plotter) sizes(r image.Rectangle, s *recordingStats) {
 			p.fill(image.Rect(x0, r.Max.Y-h, x0+bw, r.Max.Y), d.c)
 		}
 		if n <= 16 || (k-lo)%2 == 0 {
-			low, _ := classBounds(k)
+			low, _ := traffic.ClassBounds(k)
 			p.text(x+2, r.Max.Y+16, shortSize(low), colorText)
 		}
 	}

@@ -12,9 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
-	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
-	"github.com/wsproxy/wsproxy/format/websockify"
 	"golang.org/x/term"
 )
 
@@ -104,10 +102,10 @@ func (r *recording) Close() error {
 // readError.
 func (r *recording) end(err error, stderr io.Writer) error {
 	r.doneReading()
-	if err == io.EOF {
+	switch st := recfile.StatusOf(r.Format(), err); {
+	case st.Whole():
 		return nil
-	}
-	if inc, ok := errors.AsType[*recfile.IncompleteError](err); ok && inc.Lost == 0 {
+	case st.Clean():
 		warnf(stderr, "%s: %v", r.name, err)
 		return nil
 	}
@@ -128,15 +126,11 @@ func readError(name string, err error) error {
 	return &cli.ExitError{Code: code, Err: fmt.Errorf("%s: %w", name, err)}
 }
 
-// isDamage reports whether err says that a recording is damaged or cut off,
-// rather than unreadable.
+// isDamage reports whether err says that a recording is damaged or cut off
+// (recfile's Damaged and Truncated), rather than unreadable.
 func isDamage(err error) bool {
-	if inc, ok := errors.AsType[*recfile.IncompleteError](err); ok {
-		return inc.Lost > 0
-	}
-	_, corrupt := errors.AsType[*format.CorruptError](err)
-	_, syntax := errors.AsType[*websockify.SyntaxError](err)
-	return corrupt || syntax || errors.Is(err, format.ErrTruncated) || errors.Is(err, websockify.ErrLineTooLong)
+	st := recfile.StatusOf(recfile.Unknown, err)
+	return st == recfile.Damaged || st == recfile.Truncated
 }
 
 // warnf writes a warning to stderr.

@@ -14,7 +14,9 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/format/rfb"
+	"github.com/wsproxy/wsproxy/format/rfb/rfbfile"
 )
 
 type rfbCmd struct {
@@ -137,70 +139,35 @@ func (c *rfbCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	return err
 }
 
-// decodeSession reads the recording r from its start, up to the record at
-// or after to (0: to its end), through an RFB decoder, and calls emit with
-// each event and a function that returns what the handshake established
-// so far. It warns on stderr where decoding stops and notes where the
-// session is encrypted, after which it reads no further. It returns the
-// session as the handshake established it and the command's error: that of
-// reading r (exit status 5 for damage, after the events before it), or
-// errNotRFB.
+// decodeSession decodes the recording r with rfbfile.Decode, up to the
+// record at or after to (0: to its end), and calls emit with each event.
+// It warns on stderr where decoding stops, and where the recording ends
+// early but cleanly, and notes where the session is encrypted. It returns
+// the session as the handshake established it and the command's error:
+// that of reading r (exit status 5 for damage, after the events before
+// it), or one matching errNotRFB.
 func decodeSession(ctx context.Context, r *recording, to time.Duration, stderr io.Writer, emit func(rfb.Event, func() rfb.Session)) (rfb.Session, error) {
-	d := rfb.NewDecoder(rfb.DecoderOptions{})
-	var (
-		encrypted bool
-		notRFB    string // why, if the session is not RFB from its start
-		last      time.Duration
-		whole     bool // the recording was read to its end
-	)
-	handle := func(e rfb.Event) {
+	opts := rfbfile.Options{To: to, OnIncomplete: func(inc *recfile.IncompleteError) { r.end(inc, stderr) }}
+	res, err := rfbfile.Decode(ctx, r.File, opts, func(e rfb.Event, ses func() rfb.Session) {
 		switch e.Kind {
 		case rfb.KindEncrypted:
-			encrypted = true
 			notef(stderr, "%s: at %.3fs: %s", r.name, e.Time.Seconds(), e.Text)
 		case rfb.KindStop:
-			if ses := d.Session(); ses.ServerVersion == "" && ses.ClientVersion == "" {
-				notRFB = e.Text
-				return
-			}
 			warnf(stderr, "%s: at %.3fs: %s", r.name, e.Time.Seconds(), e.Text)
 		}
-		emit(e, d.Session)
+		emit(e, ses)
+	})
+	r.doneReading()
+	if nr, ok := errors.AsType[*rfbfile.NotRFBError](err); ok {
+		return res.Session, fmt.Errorf("%s: %w: %s", r.name, errNotRFB, nr.Reason)
 	}
-	for n := 0; ; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return d.Session(), ctx.Err()
-		}
-		rec, err := r.Next()
-		if err != nil {
-			if err := r.end(err, stderr); err != nil {
-				return d.Session(), err
-			}
-			d.End(last, handle)
-			whole = true
-			break
-		}
-		if to > 0 && rec.Time >= to {
-			r.doneReading()
-			break
-		}
-		last = rec.Time
-		if err := d.FeedRecord(rec, handle); err != nil && !errors.Is(err, rfb.ErrEnded) {
-			return d.Session(), fmt.Errorf("%s: %w", r.name, err)
-		}
-		if encrypted || notRFB != "" {
-			r.doneReading()
-			break
-		}
-	}
-	ses := d.Session()
 	switch {
-	case notRFB != "":
-		return ses, fmt.Errorf("%s: %w: %s", r.name, errNotRFB, notRFB)
-	case whole && ses.ServerVersion == "" && ses.ClientVersion == "":
-		return ses, fmt.Errorf("%s: %w: no RFB protocol version in the recording", r.name, errNotRFB)
+	case err == nil, ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return res.Session, err
+	case errors.Is(err, rfb.ErrDirection):
+		return res.Session, fmt.Errorf("%s: %w", r.name, err)
 	}
-	return ses, nil
+	return res.Session, readError(r.name, err)
 }
 
 // errNotRFB says that a recording is not of an RFB session, or not from

@@ -11,7 +11,7 @@ import (
 )
 
 // selection is the flags that pick a recording's records by time,
-// direction, size and content.
+// direction, size and content: a recfile.Filter.
 type selection struct {
 	From    time.Duration `help:"Only records at or after this time (an offset such as 90s or 1m30s)." placeholder:"TIME"`
 	To      time.Duration `help:"Only records before this time; 0, the default, means to the end." placeholder:"TIME"`
@@ -19,7 +19,7 @@ type selection struct {
 	MinSize int           `help:"Only messages of at least this many bytes." placeholder:"BYTES"`
 	Grep    string        `help:"Only messages whose payload, and markers whose label, match this regular expression (Go syntax; (?s) lets . match newlines)." placeholder:"REGEXP"`
 
-	re *regexp.Regexp `kong:"-"`
+	filter recfile.Filter `kong:"-"`
 }
 
 // dirFlag is --dir: "client", "target", or "" for both.
@@ -34,7 +34,7 @@ func (d *dirFlag) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%q: want client or target", b)
 }
 
-// validate checks the flags and compiles --grep.
+// validate checks the flags and sets the Filter.
 func (s *selection) validate() error {
 	if err := checkRange(s.From, s.To); err != nil {
 		return err
@@ -42,12 +42,19 @@ func (s *selection) validate() error {
 	if s.MinSize < 0 {
 		return errors.New("--min-size must not be negative")
 	}
+	s.filter = recfile.Filter{From: s.From, To: s.To, MinSize: s.MinSize}
+	switch s.Dir {
+	case "client":
+		s.filter.Dir = new(format.ClientToTarget)
+	case "target":
+		s.filter.Dir = new(format.TargetToClient)
+	}
 	if s.Grep != "" {
 		re, err := regexp.Compile(s.Grep)
 		if err != nil {
 			return err
 		}
-		s.re = re
+		s.filter.Grep = re
 	}
 	return nil
 }
@@ -60,44 +67,4 @@ func checkRange(from, to time.Duration) error {
 		return errors.New("--to must be after --from")
 	}
 	return nil
-}
-
-// seek moves r to the first record at --from, if that is worth it: a wsrec
-// file has an index, a websockify file would be read from the start
-// anyway. It reports whether it moved, which leaves the number of the
-// records before unknown.
-func (s *selection) seek(r *recording) (bool, error) {
-	if s.From == 0 || r.Format() != recfile.WSRec {
-		return false, nil
-	}
-	return true, r.Seek(s.From)
-}
-
-// past reports whether rec, and so every record after it, is past --to.
-func (s *selection) past(rec *format.Record) bool {
-	return s.To > 0 && rec.Time >= s.To
-}
-
-// match reports whether the flags select rec, which is not past --to.
-func (s *selection) match(rec *format.Record) bool {
-	if rec.Time < s.From {
-		return false
-	}
-	msg := rec.Kind == format.KindMessage
-	if s.Dir != "" && (!msg || rec.Dir.String() != string(s.Dir)) {
-		return false
-	}
-	if s.MinSize > 0 && (!msg || len(rec.Payload) < s.MinSize) {
-		return false
-	}
-	if s.re != nil {
-		switch rec.Kind {
-		case format.KindMessage:
-			return s.re.Match(rec.Payload)
-		case format.KindMarker:
-			return s.re.MatchString(rec.Label)
-		}
-		return false
-	}
-	return true
 }

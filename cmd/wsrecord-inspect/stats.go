@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"image/png"
 	"io"
-	"math/bits"
-	"time"
 
 	"github.com/alecthomas/kong"
-	"github.com/wsproxy/wsproxy/format"
-	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/format/traffic"
 )
 
 type statsCmd struct {
@@ -38,58 +35,10 @@ func (c *statsCmd) Validate() error {
 	return nil
 }
 
-// sizeClasses is the number of message size classes: 0, then [2^(k-1),
-// 2^k) for k from 1, up to the largest payload a record holds.
-const sizeClasses = 34
-
-// sizeClass returns the class of a message of n bytes.
-func sizeClass(n int) int { return bits.Len(uint(n)) }
-
-// classBounds returns the smallest and largest size of class k.
-func classBounds(k int) (lo, hi uint64) {
-	if k == 0 {
-		return 0, 0
-	}
-	return 1 << (k - 1), 1<<k - 1
-}
-
-// dirStats is the statistics of one direction.
-type dirStats struct {
-	Messages   uint64      `json:"messages"`
-	Bytes      uint64      `json:"bytes"`
-	MinSize    int         `json:"min_size"`
-	MaxSize    int         `json:"max_size"`
-	MeanSize   float64     `json:"mean_size"`
-	Throughput []uint64    `json:"throughput"` // bytes per slot
-	Sizes      []sizeCount `json:"sizes"`      // non-empty classes
-
-	classes [sizeClasses]uint64
-}
-
-type sizeCount struct {
-	Min   uint64 `json:"min"`
-	Max   uint64 `json:"max"`
-	Count uint64 `json:"count"`
-}
-
-// recordingStats is what stats finds.
+// recordingStats is what stats prints: the traffic of a file.
 type recordingStats struct {
-	File       string   `json:"file"`
-	DurationNS int64    `json:"duration_ns"`
-	SlotNS     int64    `json:"slot_ns"`
-	Records    uint64   `json:"records"`
-	Client     dirStats `json:"client"` // client→target
-	Target     dirStats `json:"target"` // target→client
-}
-
-func (s *recordingStats) duration() time.Duration { return time.Duration(s.DurationNS) }
-func (s *recordingStats) slot() time.Duration     { return time.Duration(s.SlotNS) }
-
-func (s *recordingStats) dir(d format.Direction) *dirStats {
-	if d == format.ClientToTarget {
-		return &s.Client
-	}
-	return &s.Target
+	File string `json:"file"`
+	*traffic.Stats
 }
 
 func (c *statsCmd) Run(ctx context.Context, kctx *kong.Context) error {
@@ -99,53 +48,12 @@ func (c *statsCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	defer r.Close()
 	r.progress(kctx.Stderr)
-	s := &recordingStats{File: c.File}
-	s.DurationNS = int64(span(r))
-	slot := niceSlot(s.duration(), c.Width)
-	s.SlotNS = int64(slot)
-	cols := int(s.duration()/slot) + 1
-	s.Client.Throughput, s.Target.Throughput = make([]uint64, cols), make([]uint64, cols)
-	s.Client.MinSize, s.Target.MinSize = -1, -1
-
-	var end error
-	for n := 0; ; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rec, err := r.Next()
-		if err != nil {
-			end = err
-			break
-		}
-		s.Records++
-		if rec.Kind != format.KindMessage {
-			continue
-		}
-		d, size := s.dir(rec.Dir), len(rec.Payload)
-		d.Messages++
-		d.Bytes += uint64(size)
-		if d.MinSize < 0 || size < d.MinSize {
-			d.MinSize = size
-		}
-		d.MaxSize = max(d.MaxSize, size)
-		d.classes[sizeClass(size)]++
-		d.Throughput[min(int(rec.Time/slot), cols-1)] += uint64(size)
-	}
+	st, end := traffic.Read(ctx, r.File, traffic.Options{Slots: c.Width})
 	r.doneReading()
-	for _, d := range []*dirStats{&s.Client, &s.Target} {
-		d.MinSize = max(d.MinSize, 0)
-		if d.Messages > 0 {
-			d.MeanSize = float64(d.Bytes) / float64(d.Messages)
-		}
-		d.Sizes = []sizeCount{}
-		for k, n := range d.classes {
-			if n > 0 {
-				lo, hi := classBounds(k)
-				d.Sizes = append(d.Sizes, sizeCount{Min: lo, Max: hi, Count: n})
-			}
-		}
+	if st == nil {
+		return end
 	}
-
+	s := &recordingStats{File: c.File, Stats: st}
 	out := bufio.NewWriter(kctx.Stdout)
 	if c.JSON {
 		enc := json.NewEncoder(out)
@@ -162,6 +70,9 @@ func (c *statsCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			return err
 		}
 	}
+	if end == nil {
+		return nil
+	}
 	return r.end(end, kctx.Stderr)
 }
 
@@ -175,36 +86,4 @@ func (c *statsCmd) writePNG(s *recordingStats, stdout io.Writer) error {
 		return err
 	}
 	return out.commit()
-}
-
-// span returns the time of a recording's last record: from the index of a
-// wsrec file, else by reading it through (r is then back at its start).
-func span(r *recording) time.Duration {
-	if r.Format() == recfile.WSRec {
-		if s, err := r.Reader().Summary(); err == nil {
-			return s.Duration
-		}
-	}
-	var last time.Duration
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			break
-		}
-		last = rec.Time
-	}
-	r.Seek(0) // an error here comes again from Next
-	return last
-}
-
-// niceSlot returns the shortest duration of 1, 2 or 5 times a power of ten
-// milliseconds that cuts d into at most cols slots.
-func niceSlot(d time.Duration, cols int) time.Duration {
-	for slot := time.Millisecond; ; slot *= 10 {
-		for _, m := range []time.Duration{1, 2, 5} {
-			if d/(m*slot) < time.Duration(cols) {
-				return m * slot
-			}
-		}
-	}
 }

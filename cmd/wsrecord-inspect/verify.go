@@ -95,7 +95,7 @@ type lostJSON struct {
 func (c *verifyCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	var opts format.VerifyOptions
 	if c.Pubkey != "" {
-		key, err := readPublicKey(c.Pubkey)
+		key, err := format.ReadVerifyKey(c.Pubkey)
 		if err != nil {
 			return &cli.ExitError{Code: exitVerifyUsage, Err: fmt.Errorf("--pubkey: %w", err)}
 		}
@@ -132,7 +132,9 @@ func verifyFile(name string, opts format.VerifyOptions, stderr io.Writer) *verdi
 	v := &verdict{File: name}
 	r, err := openRecording(name)
 	if err != nil {
-		if ce, ok := errors.AsType[*format.CorruptError](err); ok { // a damaged header
+		// A damaged header; one of a newer version, behind a good
+		// checksum, is not damaged but unreadable here.
+		if ce, ok := errors.AsType[*format.CorruptError](err); ok && !errors.Is(err, format.ErrVersion) {
 			return v.tampered(ce)
 		}
 		v.Status, v.Exit = "unreadable", exitVerifyRead

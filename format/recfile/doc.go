@@ -24,4 +24,10 @@
 // without its 'EOF'] trailer) is read to its last complete record; then
 // File.Next returns an *IncompleteError that says where the readable data
 // ends and how many bytes after it are lost.
+//
+// Summarize says what a recording is and how it ends, in one vocabulary
+// for both formats (Status: sealed, complete, unsealed, incomplete,
+// truncated, damaged, unreadable), with its totals; StatusOf classifies
+// the error that ends reading one. Filter selects records by time,
+// direction, size and content.
 package recfile

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"strings"
+	"time"
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
@@ -98,4 +99,69 @@ func ExampleImport() {
 	// '{2{RFB 003.008\n',
 	// '}1}RFB 003.008\n',
 	// 'EOF'];
+}
+
+func ExampleSummarize() {
+	// recfile.Open(name, ...) in real use.
+	f, err := recfile.New(strings.NewReader(killed), int64(len(killed)), recfile.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s, err := recfile.Summarize(context.Background(), f, recfile.SummaryOptions{})
+	if err != nil {
+		log.Fatal(err) // only when the context ends
+	}
+	fmt.Printf("%s %s: %d messages from the client, %d from the target, over %v\n",
+		s.Format, s.Status, s.ClientMessages, s.TargetMessages, s.Duration)
+	fmt.Println("whole:", s.Status.Whole(), "clean:", s.Status.Clean())
+	fmt.Println(s.Err)
+	// Output:
+	// websockify incomplete: 1 messages from the client, 2 from the target, over 4ms
+	// whole: false clean: true
+	// recfile: websockify recording without its 'EOF'] trailer: it ends at offset 78
+}
+
+func ExampleStatusOf() {
+	_, err := recfile.New(strings.NewReader("hello\n"), 6, recfile.Options{})
+	fmt.Println(recfile.StatusOf(recfile.Unknown, err))
+	fmt.Println(recfile.StatusOf(recfile.WSRec, io.EOF))
+	// Output:
+	// unreadable
+	// sealed
+}
+
+func ExampleFilter() {
+	const rec = `var VNC_frame_data = [
+'{2{RFB 003.008\n',
+'}4}RFB 003.008\n',
+'{5{\x01\x01',
+'}6}\x01',
+'EOF'];
+`
+	f, err := recfile.New(strings.NewReader(rec), int64(len(rec)), recfile.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	// The client's messages from 3 ms on: frames --dir client --from 3ms.
+	flt := recfile.Filter{From: 3 * time.Millisecond, Dir: new(format.ClientToTarget)}
+	if _, err := flt.Seek(f); err != nil {
+		log.Fatal(err)
+	}
+	for {
+		r, err := f.Next()
+		if err == io.EOF || err == nil && flt.Past(&r) {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		if flt.Match(&r) {
+			fmt.Printf("%v %q\n", r.Time, r.Payload)
+		}
+	}
+	// Output:
+	// 4ms "RFB 003.008\n"
+	// 6ms "\x01"
 }

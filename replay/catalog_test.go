@@ -1,0 +1,68 @@
+package replay
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wsproxy/wsproxy/format/recfile"
+)
+
+// TestCatalogStatus checks the status that GET /recordings gives each kind
+// of recording: recfile's, from reading it through.
+func TestCatalogStatus(t *testing.T) {
+	t.Parallel()
+	fixture := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../testdata/recordings", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	sealed := fixture("sealed-small.wsrec")
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		data []byte
+		want recfile.Status
+	}{
+		{"sealed.wsrec", sealed, recfile.Sealed},
+		{"unsealed.wsrec", fixture("unsealed-killed.wsrec"), recfile.Unsealed},
+		{"truncated.wsrec", fixture("truncated-mid-chunk.wsrec"), recfile.Truncated},
+		// Cut inside its header: truncated, as format/SPEC.md says, no
+		// longer "damaged".
+		{"header-cut.wsrec", sealed[:40], recfile.Truncated},
+		// Its trailer says sealed, but a chunk does not check out.
+		{"tampered.wsrec", fixture("tampered-chunk1.wsrec"), recfile.Damaged},
+		{"websockify.txt", fixture("websockify-vnc-session.txt"), recfile.Complete},
+	}
+	for _, tt := range tests {
+		if err := os.WriteFile(filepath.Join(dir, tt.name), tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := newCatalog([]string{dir}, recfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	recs, err := c.list()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]Recording)
+	for _, r := range recs {
+		got[r.Name] = r
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, ok := got[tt.name]
+			if !ok {
+				t.Fatalf("not listed; got %v", recs)
+			}
+			if r.Status != tt.want.String() || (r.Error == "") != tt.want.Whole() {
+				t.Errorf("got status %q, error %q; want %q", r.Status, r.Error, tt.want)
+			}
+		})
+	}
+}
