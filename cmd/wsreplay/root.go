@@ -169,7 +169,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		Playback: c.playback,
 	}
 	if c.Web != "" {
-		web, err := newWebHandler(c.Web)
+		web, err := proxy.NewFileHandler(c.Web, proxy.FileOptions{})
 		if err != nil {
 			return err
 		}
