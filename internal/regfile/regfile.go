@@ -47,11 +47,12 @@ func check(name string, fi fs.FileInfo) error {
 
 // Open opens the named file for reading. It returns an error matching
 // ErrSpecial (a *fs.PathError) for a file that is neither a regular file
-// nor a directory, and otherwise the errors of os.Stat and os.OpenFile.
+// nor a directory, and otherwise the errors of os.OpenFile (those of the
+// os.Stat before it too, named as those of an open).
 func Open(name string) (*os.File, error) {
 	fi, err := os.Stat(name)
 	if err != nil {
-		return nil, err
+		return nil, asOpen(err)
 	}
 	if err := check(name, fi); err != nil {
 		return nil, err
@@ -65,13 +66,30 @@ func Open(name string) (*os.File, error) {
 func OpenIn(root *os.Root, name string) (*os.File, error) {
 	fi, err := root.Stat(name)
 	if err != nil {
-		return nil, err
+		return nil, asOpen(err)
 	}
 	if err := check(name, fi); err != nil {
 		return nil, err
 	}
 	f, err := root.OpenFile(name, openFlags, 0)
 	return verify(name, f, err)
+}
+
+// asOpen names an error of os.Stat or os.Root.Stat as the error of the
+// open it stands for: "open x: no such file or directory", as without
+// regfile.
+func asOpen(err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Op {
+	case "stat":
+		return &fs.PathError{Op: "open", Path: pe.Path, Err: pe.Err}
+	case "statat":
+		return &fs.PathError{Op: "openat", Path: pe.Path, Err: pe.Err}
+	}
+	return err
 }
 
 // verify returns f if what was opened is still a regular file or a

@@ -87,7 +87,7 @@ func TestOpen(t *testing.T) {
 			{"fifo", "is a named pipe, not a regular file"},
 			{"link-fifo", "is a named pipe, not a regular file"},
 			{"sock", "is a socket, not a regular file"},
-			{"missing", "no such file"},
+			{"missing", ": no such file or directory"},
 		} {
 			t.Run(how+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -103,8 +103,8 @@ func TestOpen(t *testing.T) {
 					f.Close()
 					t.Fatalf("got no error, want %q", tc.want)
 				}
-				if !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("got error %q, want it to say %q", err, tc.want)
+				if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "open") {
+					t.Errorf("got error %q, want an open error saying %q", err, tc.want)
 				}
 				var pe *fs.PathError
 				if !errors.As(err, &pe) || !strings.HasSuffix(pe.Path, tc.name) {
