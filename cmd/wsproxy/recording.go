@@ -19,6 +19,7 @@ import (
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 )
@@ -133,7 +134,7 @@ func parseSize(s string) (int64, error) {
 
 // readSignKey reads an Ed25519 private key from a PEM file (PKCS #8).
 func readSignKey(name string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(name)
+	b, err := regfile.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
