@@ -5,7 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
+
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // readPublicKey reads an Ed25519 public key from a PEM file ("PUBLIC KEY",
@@ -45,7 +46,7 @@ func readPrivateKey(name string) (ed25519.PrivateKey, error) {
 }
 
 func readPEM(name, typ string) ([]byte, error) {
-	b, err := os.ReadFile(name)
+	b, err := regfile.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
