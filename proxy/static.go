@@ -26,7 +26,8 @@ import (
 // connection, its goroutine and the open file for ever). Requests the
 // proxy refuses (a method other than GET and HEAD, a NUL in the path) and
 // those net/http answers itself (a malformed request, a header too large)
-// are logged and reported to the Observer as at the first request.
+// end the connection, logged and reported to the Observer as a refused
+// first request is.
 
 type connKey struct{}
 
