@@ -66,7 +66,7 @@ func Example() {
 
 func ExampleParseSigningKey() {
 	// A file that openssl genpkey -algorithm ed25519 writes;
-	// format.ReadSigningKey(name) reads one.
+	// wsproxy's --record-sign-key names one.
 	const signer = `-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH
 -----END PRIVATE KEY-----

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
 )
 
 // The PEM block types of the signing keys, as OpenSSL writes them.
@@ -87,32 +86,4 @@ func ParseVerifyKey(data []byte) (ed25519.PublicKey, error) {
 		}
 		return key, nil
 	}
-}
-
-// ReadSigningKey reads the named PEM file with ParseSigningKey. It returns
-// the error of reading the file, or ParseSigningKey's prefixed with name.
-func ReadSigningKey(name string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	key, err := ParseSigningKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return key, nil
-}
-
-// ReadVerifyKey reads the named PEM file with ParseVerifyKey. It returns
-// the error of reading the file, or ParseVerifyKey's prefixed with name.
-func ReadVerifyKey(name string) (ed25519.PublicKey, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	key, err := ParseVerifyKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return key, nil
 }

@@ -8,8 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -117,47 +115,4 @@ func TestParseVerifyKey(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestReadKeys(t *testing.T) {
-	t.Parallel()
-	pub, priv, privPEM, pubPEM, _, _ := pemKeys(t)
-	dir := t.TempDir()
-	privFile, pubFile := filepath.Join(dir, "signer.key"), filepath.Join(dir, "signer.pub")
-	for name, b := range map[string][]byte{privFile: privPEM, pubFile: pubPEM} {
-		if err := os.WriteFile(name, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Run("OK", func(t *testing.T) {
-		t.Parallel()
-		k, err := format.ReadSigningKey(privFile)
-		if err != nil || !k.Equal(priv) {
-			t.Errorf("ReadSigningKey: got %x, %v", k, err)
-		}
-		p, err := format.ReadVerifyKey(pubFile)
-		if err != nil || !p.Equal(pub) {
-			t.Errorf("ReadVerifyKey: got %x, %v", p, err)
-		}
-	})
-	t.Run("ErrSwapped", func(t *testing.T) {
-		t.Parallel()
-		// The messages wsrecord-inspect prints after --sign-key: and --pubkey:.
-		if _, err := format.ReadSigningKey(pubFile); err == nil || err.Error() != pubFile+`: no PEM block of type "PRIVATE KEY"` {
-			t.Errorf("ReadSigningKey: got %v", err)
-		}
-		if _, err := format.ReadVerifyKey(privFile); err == nil || err.Error() != privFile+`: no PEM block of type "PUBLIC KEY"` {
-			t.Errorf("ReadVerifyKey: got %v", err)
-		}
-	})
-	t.Run("ErrNotExist", func(t *testing.T) {
-		t.Parallel()
-		missing := filepath.Join(dir, "missing")
-		if _, err := format.ReadSigningKey(missing); !os.IsNotExist(err) {
-			t.Errorf("ReadSigningKey: got %v, want a not-exist error", err)
-		}
-		if _, err := format.ReadVerifyKey(missing); !os.IsNotExist(err) {
-			t.Errorf("ReadVerifyKey: got %v, want a not-exist error", err)
-		}
-	})
 }

@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // Authentication plugins: websockify's auth_plugins.py and
@@ -128,7 +129,7 @@ func (a *BasicAuth) read() (map[string][]byte, []byte, error) {
 	if _, err := snap.stat(a.path); err != nil {
 		return nil, nil, fmt.Errorf("htpasswd: %w", err)
 	}
-	f, err := os.Open(a.path)
+	f, err := regfile.Open(a.path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("htpasswd: %w", err)
 	}

@@ -303,17 +303,24 @@ func writeUpgrade(w io.Writer, n negotiation) error {
 // connection and tells the Observer why, with err. req may be nil when the
 // request could not be read.
 func (s *Server) reject(cc *clientConn, req *http.Request, reason RejectReason, e *HTTPError, err error) {
-	attrs := []any{"status", e.Status, "reason", e.Reason}
+	s.logReject(cc, req, e)
+	writeError(cc, e, req != nil && req.Method == http.MethodHead)
+	cc.Close()
+	s.rejected(reason, err)
+}
+
+// logReject logs the "request rejected" line of a request answered with
+// e: with the session ID (cc.log) and the client's address always, and
+// the method and path when the request could be read.
+func (s *Server) logReject(cc *clientConn, req *http.Request, e *HTTPError) {
+	attrs := []any{"status", e.Status, "reason", e.Reason, "client", addrString(cc.raw.RemoteAddr())}
 	if req != nil {
-		attrs = append(attrs, "client", req.RemoteAddr, "method", req.Method, "path", req.URL.Path)
+		attrs = append(attrs, "method", req.Method, "path", req.URL.Path)
 	}
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err)
 	}
 	cc.log.Info("request rejected", attrs...)
-	writeError(cc, e, req != nil && req.Method == http.MethodHead)
-	cc.Close()
-	s.rejected(reason, err)
 }
 
 // drop closes a connection that cannot be answered, logs it and tells the

@@ -194,10 +194,6 @@ func TestStaticHandler(t *testing.T) {
 			t.Fatalf("%s: status %d", path, resp.StatusCode)
 		}
 	}
-	c.write([]byte("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"))
-	if resp := c.readResponse(); resp.StatusCode != 405 {
-		t.Fatalf("POST: status %d, want 405", resp.StatusCode)
-	}
 	c.write([]byte(request()))
 	if resp := c.readResponse(); resp.StatusCode != 101 {
 		t.Fatalf("upgrade after files: status %d", resp.StatusCode)

@@ -42,8 +42,10 @@ type ServerOptions struct {
 	NewTap func(ctx context.Context, info *SessionInfo) (Tap, error)
 
 	// Handler serves GET and HEAD requests that are not WebSocket upgrades
-	// on the same port (websockify's --web: noVNC's files). nil means they
-	// are answered 405 Method Not Allowed, as websockify does without --web.
+	// on the same port (websockify's --web: noVNC's files; FileHandler
+	// serves a directory). A request whose path holds a NUL byte is
+	// answered 400 without calling it. nil means they are answered 405
+	// Method Not Allowed, as websockify does without --web.
 	Handler http.Handler
 
 	// TLSConfig enables wss:// on the same port: a connection whose first
@@ -77,8 +79,10 @@ type ServerOptions struct {
 
 	// HandshakeTimeout bounds the TLS handshake, the request and the
 	// Authenticator and Resolver calls, counted from accept. It is also the
-	// keep-alive idle limit of static file connections. Zero means
-	// DefaultHandshakeTimeout; negative means no limit.
+	// keep-alive idle limit of static file connections, the limit to read
+	// each of their later requests' header, and the limit of each write of
+	// an answer to them. Zero means DefaultHandshakeTimeout; negative
+	// means no limit.
 	HandshakeTimeout time.Duration
 
 	// DialTimeout bounds the connection to the target. Zero means

@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // TokenFileOptions configures a TokenFile. The zero value loads the file
@@ -124,9 +126,10 @@ func (f *TokenFile) load() error {
 	return nil
 }
 
-// read adds the tokens of the file at path to targets.
+// read adds the tokens of the file at path to targets. A special file
+// (a named pipe, a socket, a device) is an error, and is not opened.
 func (f *TokenFile) read(path string, targets map[string]Target) error {
-	file, err := os.Open(path)
+	file, err := regfile.Open(path)
 	if err != nil {
 		return err
 	}
@@ -215,9 +218,9 @@ func (d *TokenFileName) Lookup(_ context.Context, token string) (Target, error) 
 	if err != nil {
 		return Target{}, err
 	}
-	// O_NONBLOCK: should the file have become a FIFO since within looked,
-	// opening it does not wait for a writer.
-	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// Should the file have become a named pipe since within looked,
+	// opening it does not wait for a writer, and fails.
+	file, err := regfile.Open(path)
 	if err != nil {
 		return Target{}, err
 	}

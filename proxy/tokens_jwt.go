@@ -18,12 +18,13 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // JWTOptions configures a JWTTokens. The zero value checks times against
@@ -111,7 +112,7 @@ func (j *JWTTokens) loadKey() (*jwtKey, error) {
 	if _, err := snap.stat(j.path); err != nil {
 		return nil, fmt.Errorf("JWT key: %w", err)
 	}
-	b, err := os.ReadFile(j.path)
+	b, err := regfile.ReadFile(j.path)
 	if err != nil {
 		return nil, fmt.Errorf("JWT key: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // Recording describes a recording that a Server serves, as GET /recordings
@@ -122,13 +123,15 @@ func newCatalog(paths []string, opts recfile.Options) (*catalog, error) {
 		}
 		if !fi.IsDir() {
 			// Fail now for a file that is not a recording at all.
-			f, err := recfile.Open(p, opts)
+			src := source{path: p, name: filepath.Base(p)}
+			f, osf, err := c.open(entry{name: p, src: &src})
 			if err != nil {
 				c.close()
 				return nil, fmt.Errorf("replay: %w", err)
 			}
 			f.Close()
-			c.sources = append(c.sources, source{path: p, name: filepath.Base(p)})
+			osf.Close()
+			c.sources = append(c.sources, src)
 			continue
 		}
 		root, err := os.OpenRoot(p)
@@ -200,16 +203,17 @@ func localName(name string) (string, bool) {
 }
 
 // open opens the recording of e. Close the returned File, then the
-// os.File.
+// os.File. A special file (a named pipe...) is refused, not opened: it
+// could block the open for ever (regfile).
 func (c *catalog) open(e entry) (*recfile.File, *os.File, error) {
 	var (
 		osf *os.File
 		err error
 	)
 	if e.src.root != nil {
-		osf, err = e.src.root.Open(e.rel)
+		osf, err = regfile.OpenIn(e.src.root, e.rel)
 	} else {
-		osf, err = os.Open(e.src.path)
+		osf, err = regfile.Open(e.src.path)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -229,7 +233,7 @@ func (c *catalog) open(e entry) (*recfile.File, *os.File, error) {
 
 // isRecording reports whether the file of e starts like a recording.
 func isRecording(e entry) bool {
-	f, err := e.src.root.Open(e.rel)
+	f, err := regfile.OpenIn(e.src.root, e.rel)
 	if err != nil {
 		return false
 	}

@@ -16,12 +16,16 @@ import (
 	"time"
 
 	"github.com/youmark/pkcs8"
+
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // certLoader holds the certificate of --cert and --key and reloads it,
 // without a restart, when the files change or on SIGHUP (websockify loads
 // them once: its issues 374 and 554). A certificate that fails to load
-// leaves the current one in place, with an error in the log.
+// leaves the current one in place, with an error in the log; so does a
+// named pipe or other special file in place of one, which is not opened
+// (regfile), as a read of it would wait for a writer for ever.
 //
 // Changes are found by polling the files' status (os.Stat, which follows
 // symbolic links) rather than with inotify (fsnotify): certbot and
@@ -52,13 +56,13 @@ func (l *certLoader) load() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stamp = l.stat()
-	certPEM, err := os.ReadFile(l.certFile)
+	certPEM, err := regfile.ReadFile(l.certFile)
 	if err != nil {
 		return fmt.Errorf("cert: %w", err)
 	}
 	keyPEM := certPEM
 	if l.keyFile != "" {
-		if keyPEM, err = os.ReadFile(l.keyFile); err != nil {
+		if keyPEM, err = regfile.ReadFile(l.keyFile); err != nil {
 			return fmt.Errorf("key: %w", err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/internal/regfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -359,7 +360,7 @@ func createPIDFile(path string) (*pidFile, error) {
 
 // checkStalePIDFile returns nil if the pid file at path may be replaced.
 func checkStalePIDFile(path string) error {
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -392,7 +393,7 @@ func (pf *pidFile) Remove() error {
 	}
 	path := pf.path
 	pf.path = ""
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -291,7 +291,7 @@ func sslTargetConfig(o pluginOptions) (*tls.Config, error) {
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.SSLTargetCA != "" {
-		b, err := os.ReadFile(o.SSLTargetCA)
+		b, err := regfile.ReadFile(o.SSLTargetCA)
 		if err != nil {
 			return nil, fmt.Errorf("--ssl-target-ca: %w", err)
 		}

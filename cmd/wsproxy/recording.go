@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,7 +90,7 @@ func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
 	}
 	opts.Level = recordLevels[f.RecordLevel]
 	if f.RecordSignKey != "" {
-		key, err := readSignKey(f.RecordSignKey)
+		key, err := cli.ReadSigningKey(f.RecordSignKey)
 		if err != nil {
 			return nil, &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--record-sign-key: %w", err)}
 		}
@@ -129,27 +126,6 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 512M", s)
 	}
 	return v * mult, nil
-}
-
-// readSignKey reads an Ed25519 private key from a PEM file (PKCS #8).
-func readSignKey(name string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", name)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: a %T, not an Ed25519 private key", name, k)
-	}
-	return key, nil
 }
 
 // newTap returns the proxy's tap factory for rec.

@@ -108,7 +108,7 @@ type rootCmd struct {
 	Inetd          bool    `env:"WSPROXY_INETD" group:"Sockets" help:"Serve the socket on standard input, from inetd or systemd: a listening socket is served until exit, a connected socket until it closes."`
 	PreferIPv6     bool    `name:"prefer-ipv6" short:"6" env:"WSPROXY_PREFER_IPV6" group:"Sockets" help:"Listen on the IPv6 address when source_addr has IPv4 and IPv6 addresses."`
 
-	Web      string `env:"WSPROXY_WEB" type:"existingdir" placeholder:"DIR" group:"Web" help:"Serve the files under DIR on the same port (GET and HEAD). Nothing outside DIR is served, symbolic links included."`
+	Web      string `env:"WSPROXY_WEB" type:"existingdir" placeholder:"DIR" group:"Web" help:"Serve the files under DIR on the same port (GET and HEAD). Nothing outside DIR is served, symbolic links included; named pipes, sockets and devices are refused (403), never opened."`
 	FileOnly bool   `env:"WSPROXY_FILE_ONLY" group:"Web" help:"With --web, answer 404 for a directory without index.html instead of listing it."`
 
 	Heartbeat        seconds `env:"WSPROXY_HEARTBEAT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"Send a ping to each client every SECONDS. 0 means never."`

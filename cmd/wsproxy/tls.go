@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"os"
 	"strings"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
 // defaultCert is websockify's default --cert: used when it exists.
@@ -78,7 +80,7 @@ func loadCAs(file string) (*x509.CertPool, error) {
 		}
 		return pool, nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := regfile.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("cafile: %w", err)
 	}

@@ -44,7 +44,7 @@ func (c *cutCmd) Validate() error { return checkRange(c.From, c.To) }
 func (c *cutCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	var key ed25519.PrivateKey
 	if c.SignKey != "" {
-		k, err := format.ReadSigningKey(c.SignKey)
+		k, err := cli.ReadSigningKey(c.SignKey)
 		if err != nil {
 			return cli.Usagef("--sign-key: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/internal/regfile"
 	"golang.org/x/term"
 )
 
@@ -36,7 +37,7 @@ type recording struct {
 // exit status 4 if the file cannot be read at all, 5 if its header is
 // damaged or cut off.
 func openRecording(name string) (*recording, error) {
-	osf, err := os.Open(name)
+	osf, err := regfile.Open(name) // a named pipe would block, and cannot be read at offsets
 	if err != nil {
 		return nil, &cli.ExitError{Code: exitUnreadable, Err: err}
 	}

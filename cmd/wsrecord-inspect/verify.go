@@ -95,7 +95,7 @@ type lostJSON struct {
 func (c *verifyCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	var opts format.VerifyOptions
 	if c.Pubkey != "" {
-		key, err := format.ReadVerifyKey(c.Pubkey)
+		key, err := cli.ReadVerifyKey(c.Pubkey)
 		if err != nil {
 			return &cli.ExitError{Code: exitVerifyUsage, Err: fmt.Errorf("--pubkey: %w", err)}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
 
@@ -94,7 +95,7 @@ type rootCmd struct {
 	UnixListen     string `env:"WSREPLAY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Listener" help:"Listen on the unix socket FILE instead of a TCP port (an existing FILE is replaced)."`
 	UnixListenMode string `env:"WSREPLAY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Listener" help:"Permissions of the --unix-listen socket, in octal."`
 
-	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included."`
+	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included; named pipes, sockets and devices are refused (403), never opened."`
 
 	metricsFlags `embed:""`
 
@@ -169,7 +170,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		Playback: c.playback,
 	}
 	if c.Web != "" {
-		web, err := newWebHandler(c.Web)
+		web, err := proxy.NewFileHandler(c.Web, proxy.FileOptions{})
 		if err != nil {
 			return err
 		}
@@ -248,7 +249,15 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	if keyFile == "" {
 		keyFile = certFile
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	certPEM, err := regfile.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cert: %w", err)
+	}
+	keyPEM, err := regfile.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("--cert %s, --key %s: %w", certFile, keyFile, err)
 	}
