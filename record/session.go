@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -300,10 +299,11 @@ func (s *Session) reopen(at time.Duration) bool {
 func (s *Session) open() error {
 	h := s.header
 	h.Part, h.PrevChain = uint32(s.part), s.prev
-	f, name, err := s.r.create(&h, s.part)
+	c, err := s.r.create(&h, s.part)
 	if err != nil {
 		return err
 	}
+	f, name := c.f, c.name
 	var sk sink
 	if s.r.opts.Format == FormatWebsockify {
 		sk = &websockifySink{f: f, w: websockify.NewWriter(f)}
@@ -316,11 +316,12 @@ func (s *Session) open() error {
 		})
 		if err != nil {
 			f.Close()
-			os.Remove(name)
+			c.done(true)
 			return err
 		}
 		sk = &wsrecSink{f: f, w: w}
 	}
+	c.done(false)
 	s.sink, s.name = sk, name
 	s.log.Info("recording", "file", name, "part", s.part)
 	return nil

@@ -425,3 +425,46 @@ func TestRecordLevel(t *testing.T) {
 		t.Errorf("--record-level best made %d bytes, the default %d: want fewer", best, fastest)
 	}
 }
+
+// TestRecordSymlinkedSubdir: a directory of --record-name's template that
+// is a symbolic link out of --record-dir is not followed. strict refuses
+// the session with 1011 and logs why; best-effort lets it through
+// unrecorded and logs why; nothing is written outside.
+func TestRecordSymlinkedSubdir(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"strict", "best-effort"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			tmp := t.TempDir()
+			dir, outside := filepath.Join(tmp, "rec"), filepath.Join(tmp, "outside")
+			for _, d := range []string{dir, outside} {
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, "127.0.0.1")); err != nil {
+				t.Skipf("SKIPPING: no symbolic links here: %v", err)
+			}
+			in := startRun(t, "--record-dir", dir, "--record-name", "{client}/x.wsrec", "--record-policy", policy,
+				"--record-flush", "10ms", "127.0.0.1:0", startEcho(t, "tcp", nil))
+			c := mustDialWS(t, "ws://"+in.addr+"/", nil)
+			defer c.Close()
+			switch policy {
+			case "strict":
+				if code := readClose(t, c); code != ws.StatusInternalServerError {
+					t.Errorf("strict: closed with %d, want 1011", code)
+				}
+			case "best-effort":
+				for i := range 3 {
+					assertEcho(t, c, "hello "+strconv.Itoa(i))
+					time.Sleep(20 * time.Millisecond) // past the flush interval: a retry
+				}
+			}
+			want := regexp.QuoteMeta(filepath.Join(dir, "127.0.0.1") + " is a symbolic link, not a directory")
+			in.stderr.wait(t, regexp.MustCompile(`recording: cannot create the file.*`+want))
+			if names := recordings(t, outside); len(names) != 0 {
+				t.Errorf("written outside --record-dir: %v", names)
+			}
+		})
+	}
+}
