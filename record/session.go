@@ -15,9 +15,11 @@ import (
 var ErrSessionClosed = errors.New("record: session recording closed")
 
 // Session is the recording of one proxied session. Frame and Close may be
-// called from different goroutines, but Frame calls must not overlap and
-// must come in time order (the proxy's tap guarantees both). Close must be
-// called once the session has ended; it is idempotent.
+// called from different goroutines, but Frame calls must not overlap (the
+// proxy's tap guarantees it). Records keep the order of the calls; a time
+// earlier than the last record's is raised to it, so times never
+// decrease. Close must be called once the session has ended; it is
+// idempotent.
 //
 // Frame copies the payload into a bounded per-session queue and returns;
 // a goroutine of the Session compresses and writes it, so the proxy never
@@ -106,6 +108,22 @@ func (s *Session) Header() format.Header { return s.header }
 // caller must then end the session) or after Close.
 func (s *Session) Frame(dir format.Direction, typ format.MessageType, at time.Duration, payload []byte) error {
 	return s.enqueue(format.Record{Kind: format.KindMessage, Time: at, Dir: dir, Type: typ}, payload)
+}
+
+// Err returns the error Frame would return now, without queuing anything:
+// the recording's failure under the strict policy, ErrSessionClosed after
+// Close, or nil. A caller that must not let a message pass unrecorded
+// checks it before the message is sent and calls Frame once it was.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.closing {
+		return ErrSessionClosed
+	}
+	return nil
 }
 
 // Marker queues a marker record.
