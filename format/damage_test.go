@@ -3,6 +3,7 @@ package format_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -308,4 +309,63 @@ func le64(b []byte) uint64 {
 		v = v<<8 | uint64(b[i])
 	}
 	return v
+}
+
+// TestSeekDamagedIndex sets each field of each entry of the trailer's seek
+// index to values out of range (offsets past the trailer, ones whose end
+// overflows an int64) or merely wrong (times and sizes that differ from the
+// chunk's): Seek never panics, and never skips a record silently: after a
+// successful Seek(t), Next returns exactly the records at or after t, or
+// an error.
+func TestSeekDamagedIndex(t *testing.T) {
+	t.Parallel()
+	recs := randomRecords(rand.New(rand.NewPCG(10, 10)), 60, 300)
+	b := write(t, recs, format.WriterOptions{ChunkSize: 1024}, true)
+	trailer := len(b) - int(binary.LittleEndian.Uint32(b[len(b)-12:]))
+	n := int(binary.LittleEndian.Uint32(b[trailer+8+8:]))
+	if n < 3 {
+		t.Fatalf("%d chunks, want several", n)
+	}
+	times := []time.Duration{0, recs[len(recs)/3].Time, recs[len(recs)/2].Time + 1, recs[len(recs)-1].Time, recs[len(recs)-1].Time + 1}
+	fields := []struct {
+		name      string
+		off, size int
+	}{{"Offset", 0, 8}, {"First", 8, 8}, {"Last", 16, 8}, {"Records", 24, 4}, {"Uncompressed", 28, 4}, {"Compressed", 32, 4}}
+	for e := range n {
+		for _, f := range fields {
+			for _, v := range []uint64{0, 1, 1 << 20, 1<<31 - 1, 1<<32 - 1, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
+				m := bytes.Clone(b)
+				at := trailer + 8 + 72 + 40*e + f.off
+				var buf [8]byte
+				binary.LittleEndian.PutUint64(buf[:], v)
+				copy(m[at:at+f.size], buf[:f.size])
+				if bytes.Equal(m, b) {
+					continue
+				}
+				r, err := format.NewReader(bytes.NewReader(m), int64(len(m)), format.ReaderOptions{})
+				if err != nil {
+					continue
+				}
+				for _, at := range times {
+					if err := r.Seek(at); err != nil {
+						continue
+					}
+					got, err := readAll(r)
+					if err != nil {
+						continue
+					}
+					var want []format.Record
+					for _, rec := range recs {
+						if rec.Time >= at {
+							want = append(want, rec)
+						}
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("entry %d %s = %#x: Seek(%v) then Next: %d records without an error, want %d", e, f.name, v, at, len(got), len(want))
+					}
+				}
+				r.Close()
+			}
+		}
+	}
 }

@@ -342,7 +342,8 @@ func parseTrailer(f []byte, offset int64) (trailer, error) {
 		if le.Uint32(q[36:]) != 0 {
 			return t, fmt.Errorf("trailer: index entry %d: %w", i, errReserved)
 		}
-		if c.Offset <= next || c.end() > offset || c.Last < c.First || c.First < 0 {
+		// c.Offset before offset first: c.end() cannot overflow then.
+		if c.Offset <= next || c.Offset > offset || c.end() > offset || c.Last < c.First || c.First < 0 {
 			return t, fmt.Errorf("trailer: index entry %d out of order", i)
 		}
 		next = c.Offset

@@ -140,6 +140,9 @@ func NewReader(ra io.ReaderAt, size int64, opts ReaderOptions) (*Reader, error) 
 
 // readAtMost reads up to len(b) bytes at off of a source of the given size.
 func readAtMost(ra io.ReaderAt, b []byte, off, size int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("format: read at %d: negative offset", off)
+	}
 	if off >= size {
 		return 0, nil
 	}
@@ -485,6 +488,14 @@ func (r *Reader) Seek(t time.Duration) error {
 	}
 	i := sort.Search(len(chunks), func(i int) bool { return chunks[i].Last >= t })
 	r.err, r.left, r.lastTime = nil, 0, 0
+	// The index's times chose the chunk: the one before must end before
+	// t as its header says too, or a damaged trailer would skip records.
+	if i > 0 {
+		if _, err := r.indexed(chunks, i-1); err != nil {
+			r.err = err
+			return err
+		}
+	}
 	if i == len(chunks) {
 		r.seq = len(chunks)
 		r.next = r.headerEnd
@@ -494,8 +505,9 @@ func (r *Reader) Seek(t time.Duration) error {
 		}
 		return nil
 	}
-	c, _, err := r.chunkAt(chunks[i].Offset, i)
+	c, err := r.indexed(chunks, i)
 	if err != nil {
+		r.err = err
 		return err
 	}
 	if err := r.load(&c); err != nil {
@@ -509,6 +521,25 @@ func (r *Reader) Seek(t time.Duration) error {
 		r.left--
 	}
 	return nil
+}
+
+// indexed reads the header of chunk i where the index puts it, and checks
+// that it says what the index says (the trailer's index is not covered by
+// the chain, only by the seal, which Seek does not check).
+func (r *Reader) indexed(chunks []chunkInfo, i int) (chunkInfo, error) {
+	want := &chunks[i]
+	c, _, err := r.chunkAt(want.Offset, i)
+	if err == io.EOF || err == errCut {
+		err = errors.New("no chunk where the index puts it")
+	}
+	if err == nil && (c.Offset != want.Offset || c.First != want.First || c.Last != want.Last ||
+		c.Records != want.Records || c.Uncompressed != want.Uncompressed || c.Compressed != want.Compressed) {
+		err = errors.New("the trailer's index entry differs from the chunk header")
+	}
+	if err != nil {
+		return c, r.corrupt(want, err)
+	}
+	return c, nil
 }
 
 // Summary describes a recording without reading its records.

@@ -345,6 +345,23 @@ func (s *session) record(dir Direction, typ MessageType, payload []byte) error {
 	return nil
 }
 
+// delivered tells a DeliveryTap that the last target→client message it
+// saw was sent; an error stops the session as in record.
+func (s *session) delivered() error {
+	d, ok := s.tap.(DeliveryTap)
+	if !ok {
+		return nil
+	}
+	s.tapMu.Lock()
+	err := guard(s.log, "tap", d.Delivered)
+	s.tapMu.Unlock()
+	if err != nil {
+		s.stop(closeReq{by: SideProxy, code: CloseInternalError, reason: "Recording failed", err: fmt.Errorf("tap: %w", err)})
+		return errStopped
+	}
+	return nil
+}
+
 // clientReadFailed handles an error reading the client.
 func (s *session) clientReadFailed(err error) error {
 	if s.takeInterrupt() || s.stopped.Load() {
@@ -469,7 +486,7 @@ func (s *session) send(frame []byte) error {
 	}
 	s.toClient.Add(int64(n))
 	s.touch()
-	return nil
+	return s.delivered()
 }
 
 // writeControl sends a control frame unless the close frame was sent.

@@ -27,6 +27,25 @@ type Tap interface {
 	Close(CloseInfo) error
 }
 
+// DeliveryTap is a Tap that also learns which target→client messages the
+// client was sent, so that what it keeps agrees with CloseInfo.ToClient: a
+// recorder keeps a target→client message only once Delivered says so.
+type DeliveryTap interface {
+	Tap
+
+	// Delivered is called after the message of the last
+	// Frame(TargetToClient, …) call was written whole to the client
+	// connection (and counted in CloseInfo.ToClient), before the target
+	// is read again; calls are serialized with Frame's. It is not called
+	// for a message whose write failed or that was not sent because the
+	// session was ending: only the last target→client message before
+	// Close can be such a one. The payload of that Frame call stays
+	// valid until Delivered returns; when Delivered is not called it
+	// must not be read after the Frame call. An error closes the session
+	// with 1011 as Frame's does, but the message has been sent.
+	Delivered() error
+}
+
 // Direction is the way a message travels through the proxy.
 type Direction uint8
 

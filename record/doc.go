@@ -20,8 +20,13 @@
 //	{target}   target host:port or socket path
 //	{user}     authenticated user
 //
-// An empty value becomes "none". When a name exists, "-1", "-2", … is added
-// before the extension. A session longer than Options.MaxSize continues in
+// An empty value becomes "none". When a name exists (as anything: a file,
+// a FIFO, a symbolic link; nothing that exists is opened), "-1", "-2", … is
+// added before the extension. Options.Dir itself may be a symbolic link,
+// but nothing below it is followed: the directories of a name are created
+// and opened one by one (os.Root), and one that exists as a symbolic link
+// or as anything else but a directory fails the file's creation with
+// ErrUnsafePath, which the session's Policy then handles. A session longer than Options.MaxSize continues in
 // parts named NAME.part1.wsrec, NAME.part2.wsrec, … that carry the session ID
 // and continue the hash chain.
 package record

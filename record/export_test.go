@@ -8,8 +8,8 @@ import (
 // FailAfter makes every file r creates fail its writes once n bytes were
 // written to it, for the first k files (k < 0: all).
 func FailAfter(r *Recorder, n int64, k int) {
-	r.openFile = func(name string, flag int, perm fs.FileMode) (file, error) {
-		f, err := os.OpenFile(name, flag, perm)
+	r.openFile = func(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error) {
+		f, err := dir.OpenFile(name, flag, perm)
 		if err != nil {
 			return nil, err
 		}

@@ -53,6 +53,11 @@ func checkTemplate(t string) error {
 	if !filepath.IsLocal(filepath.FromSlash(t)) || strings.HasSuffix(t, "/") {
 		return fmt.Errorf("record: name template %q must be a relative file path inside the directory", t)
 	}
+	for _, elem := range strings.Split(filepath.ToSlash(filepath.FromSlash(t)), "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return fmt.Errorf("record: name template %q: empty, . or .. element", t)
+		}
+	}
 	return nil
 }
 

@@ -324,6 +324,9 @@ func TestStrictFailure(t *testing.T) {
 	if !errors.Is(ferr, record.ErrInjected) {
 		t.Fatalf("Frame: got %v, want the injected write error", ferr)
 	}
+	if err := s.Err(); !errors.Is(err, record.ErrInjected) {
+		t.Fatalf("Err: got %v, want the injected write error", err)
+	}
 	if err := s.Close(0, format.CloseInfo{}); !errors.Is(err, record.ErrInjected) {
 		t.Fatalf("Close: got %v, want the injected error", err)
 	}
@@ -461,11 +464,17 @@ func TestRecorderCloseSeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Frame(format.TargetToClient, format.Binary, 5, []byte("RFB 003.008\n"))
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err of an open session: %v", err)
+	}
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Frame(format.TargetToClient, format.Binary, 6, []byte("late")); !errors.Is(err, record.ErrSessionClosed) {
 		t.Fatalf("Frame after shutdown: %v", err)
+	}
+	if err := s.Err(); !errors.Is(err, record.ErrSessionClosed) {
+		t.Fatalf("Err after shutdown: %v", err)
 	}
 	if _, err := rec.Start(header()); !errors.Is(err, record.ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)

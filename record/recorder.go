@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,7 +54,8 @@ const (
 // of Dir and File must be set.
 type Options struct {
 	// Dir is the directory recordings are created in, with names from Name.
-	// Directories are created as needed (mode 0700).
+	// Directories are created as needed (mode 0700). Dir may be a symbolic
+	// link; no symbolic link below it is followed (ErrUnsafePath).
 	Dir string
 	// Name is the file name template under Dir; see Name's placeholders in
 	// the package documentation. Zero means DefaultName plus the format's
@@ -96,7 +98,7 @@ type Recorder struct {
 	enc  *zstd.Encoder // shared by all sessions
 
 	// openFile creates files; tests replace it to inject faults.
-	openFile func(name string, flag int, perm fs.FileMode) (file, error)
+	openFile func(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error)
 	stats    counters // see stats.go
 
 	queues sync.Pool // *queue, see Session
@@ -193,54 +195,179 @@ type file interface {
 	Close() error
 }
 
-func openOSFile(name string, flag int, perm fs.FileMode) (file, error) {
-	f, err := os.OpenFile(name, flag, perm)
+func openOSFile(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error) {
+	f, err := dir.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
 	return f, nil
 }
 
-// create makes the file for part of a session, never replacing a file.
-func (r *Recorder) create(h *format.Header, part int) (file, string, error) {
-	if r.opts.Dir == "" {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		for {
-			r.next++
-			name := fmt.Sprintf("%s.%d", r.opts.File, r.next)
-			if part > 0 {
-				name = fmt.Sprintf("%s.part%d", name, part)
-			}
-			f, err := r.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
-			if errors.Is(err, fs.ErrExist) {
-				continue
-			}
-			if err != nil {
-				r.next--
-			}
-			return f, name, err
-		}
+// ErrUnsafePath is returned (wrapped) by Start when a directory element of a
+// recording's name under Options.Dir exists as something other than a
+// plain directory: a symbolic link, a FIFO, a device, a file. Recordings
+// are never written through a symbolic link below Options.Dir.
+var ErrUnsafePath = errors.New("record: unsafe recording path")
+
+// created is a new recording file.
+type created struct {
+	f    file
+	name string   // its path, for logs
+	dir  *os.Root // the directory holding it; closed by done
+	base string   // its name in dir
+}
+
+// done releases the directory; remove also deletes the file, which must
+// have been closed.
+func (c *created) done(remove bool) {
+	if remove {
+		c.dir.Remove(c.base)
 	}
-	rel := expand(r.opts.Name, h)
+	c.dir.Close()
+}
+
+// create makes the file for part of a session, never replacing anything
+// that exists (O_EXCL: a name taken by a file, a symbolic link or a FIFO is
+// skipped, never opened).
+func (r *Recorder) create(h *format.Header, part int) (*created, error) {
+	if r.opts.Dir == "" {
+		return r.createNumbered(part)
+	}
+	rel := filepath.Clean(expand(r.opts.Name, h))
 	if part > 0 {
 		ext := filepath.Ext(rel)
 		rel = fmt.Sprintf("%s.part%d%s", rel[:len(rel)-len(ext)], part, ext)
 	}
-	name := filepath.Join(r.opts.Dir, rel)
-	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+	dir, err := r.subdir(filepath.Dir(rel))
+	if err != nil {
 		r.stats.errors.Add(1)
-		return nil, "", err
+		return nil, err
 	}
-	base := name
+	shown := filepath.Join(r.opts.Dir, filepath.Dir(rel))
+	base := filepath.Base(rel)
+	name := base
 	for i := 1; ; i++ {
-		f, err := r.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		f, err := r.open(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		if err == nil {
+			return &created{f: f, name: filepath.Join(shown, name), dir: dir, base: name}, nil
+		}
 		if !errors.Is(err, fs.ErrExist) {
-			return f, name, err
+			dir.Close()
+			return nil, fmt.Errorf("record: create %s: %w", filepath.Join(shown, name), unwrapPath(err))
 		}
 		ext := filepath.Ext(base)
 		name = fmt.Sprintf("%s-%d%s", base[:len(base)-len(ext)], i, ext)
 	}
+}
+
+// createNumbered makes FILE.N for Options.File, N counting on from the last
+// session's and skipping names that exist.
+func (r *Recorder) createNumbered(part int) (*created, error) {
+	dir, err := os.OpenRoot(filepath.Dir(r.opts.File))
+	if err != nil {
+		r.stats.errors.Add(1)
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		r.next++
+		base := fmt.Sprintf("%s.%d", filepath.Base(r.opts.File), r.next)
+		if part > 0 {
+			base = fmt.Sprintf("%s.part%d", base, part)
+		}
+		name := filepath.Join(filepath.Dir(r.opts.File), base)
+		f, err := r.open(dir, base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			r.next--
+			dir.Close()
+			return nil, fmt.Errorf("record: create %s: %w", name, unwrapPath(err))
+		}
+		return &created{f: f, name: name, dir: dir, base: base}, nil
+	}
+}
+
+// subdir creates the directories of rel (a cleaned relative path, "." for
+// none) below Options.Dir, which is created as needed, and opens the last.
+// Options.Dir itself may be a symbolic link; nothing below it is followed:
+// an element that exists as anything but a directory is ErrUnsafePath,
+// and one replaced by a symbolic link while it is opened is caught by
+// comparing the opened directory with what was checked.
+func (r *Recorder) subdir(rel string) (*os.Root, error) {
+	if err := os.MkdirAll(r.opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	dir, err := os.OpenRoot(r.opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	if rel == "." {
+		return dir, nil
+	}
+	done := r.opts.Dir
+	for _, elem := range strings.Split(rel, string(filepath.Separator)) {
+		done = filepath.Join(done, elem)
+		next, err := openSubdir(dir, elem, done)
+		dir.Close()
+		if err != nil {
+			return nil, err
+		}
+		dir = next
+	}
+	return dir, nil
+}
+
+// openSubdir creates elem in dir unless it exists, and opens it, refusing
+// anything but a plain directory. shown is its path for errors.
+func openSubdir(dir *os.Root, elem, shown string) (*os.Root, error) {
+	if err := dir.Mkdir(elem, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+	}
+	fi, err := dir.Lstat(elem)
+	if err != nil {
+		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+	}
+	if t := fi.Mode().Type(); t != fs.ModeDir {
+		return nil, fmt.Errorf("%w: %s is %s, not a directory", ErrUnsafePath, shown, describeType(t))
+	}
+	sub, err := dir.OpenRoot(elem)
+	if err != nil {
+		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+	}
+	if opened, err := sub.Stat("."); err != nil || !os.SameFile(fi, opened) {
+		sub.Close()
+		return nil, fmt.Errorf("%w: %s was replaced while it was opened", ErrUnsafePath, shown)
+	}
+	return sub, nil
+}
+
+// describeType names a file type for an error message.
+func describeType(t fs.FileMode) string {
+	switch {
+	case t&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	case t&fs.ModeDevice != 0:
+		return "a device"
+	case t == 0:
+		return "a regular file"
+	}
+	return "a special file"
+}
+
+// unwrapPath drops the *fs.PathError around err, whose path is relative to
+// a directory the caller names itself.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
 }
 
 // Close seals every open recording as if its session had ended now, waits

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -16,9 +15,11 @@ import (
 var ErrSessionClosed = errors.New("record: session recording closed")
 
 // Session is the recording of one proxied session. Frame and Close may be
-// called from different goroutines, but Frame calls must not overlap and
-// must come in time order (the proxy's tap guarantees both). Close must be
-// called once the session has ended; it is idempotent.
+// called from different goroutines, but Frame calls must not overlap (the
+// proxy's tap guarantees it). Records keep the order of the calls; a time
+// earlier than the last record's is raised to it, so times never
+// decrease. Close must be called once the session has ended; it is
+// idempotent.
 //
 // Frame copies the payload into a bounded per-session queue and returns;
 // a goroutine of the Session compresses and writes it, so the proxy never
@@ -107,6 +108,22 @@ func (s *Session) Header() format.Header { return s.header }
 // caller must then end the session) or after Close.
 func (s *Session) Frame(dir format.Direction, typ format.MessageType, at time.Duration, payload []byte) error {
 	return s.enqueue(format.Record{Kind: format.KindMessage, Time: at, Dir: dir, Type: typ}, payload)
+}
+
+// Err returns the error Frame would return now, without queuing anything:
+// the recording's failure under the strict policy, ErrSessionClosed after
+// Close, or nil. A caller that must not let a message pass unrecorded
+// checks it before the message is sent and calls Frame once it was.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.closing {
+		return ErrSessionClosed
+	}
+	return nil
 }
 
 // Marker queues a marker record.
@@ -300,10 +317,11 @@ func (s *Session) reopen(at time.Duration) bool {
 func (s *Session) open() error {
 	h := s.header
 	h.Part, h.PrevChain = uint32(s.part), s.prev
-	f, name, err := s.r.create(&h, s.part)
+	c, err := s.r.create(&h, s.part)
 	if err != nil {
 		return err
 	}
+	f, name := c.f, c.name
 	var sk sink
 	if s.r.opts.Format == FormatWebsockify {
 		sk = &websockifySink{f: f, w: websockify.NewWriter(f)}
@@ -316,11 +334,12 @@ func (s *Session) open() error {
 		})
 		if err != nil {
 			f.Close()
-			os.Remove(name)
+			c.done(true)
 			return err
 		}
 		sk = &wsrecSink{f: f, w: w}
 	}
+	c.done(false)
 	s.sink, s.name = sk, name
 	s.log.Info("recording", "file", name, "part", s.part)
 	return nil

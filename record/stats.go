@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"sync/atomic"
 )
 
@@ -31,8 +32,8 @@ type counters struct {
 // open opens a recording file with r.openFile and counts what is written
 // to it and its errors. That the file exists is not counted: create then
 // tries another name.
-func (r *Recorder) open(name string, flag int, perm fs.FileMode) (file, error) {
-	f, err := r.openFile(name, flag, perm)
+func (r *Recorder) open(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error) {
+	f, err := r.openFile(dir, name, flag, perm)
 	if err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			r.stats.errors.Add(1)

@@ -137,7 +137,7 @@ func newTap(rec *record.Recorder) func(context.Context, *proxy.SessionInfo) (pro
 		if err != nil {
 			return nil, err
 		}
-		return tap{s}, nil
+		return &tap{s: s}, nil
 	}
 }
 
@@ -212,6 +212,18 @@ func (m multiTap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Dura
 	return nil
 }
 
+// Delivered tells the taps that want to know (see proxy.DeliveryTap).
+func (m multiTap) Delivered() error {
+	for _, t := range m {
+		if d, ok := t.(proxy.DeliveryTap); ok {
+			if err := d.Delivered(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (m multiTap) Close(ci proxy.CloseInfo) error {
 	var errs []error
 	for _, t := range m {
@@ -220,21 +232,46 @@ func (m multiTap) Close(ci proxy.CloseInfo) error {
 	return errors.Join(errs...)
 }
 
-// tap adapts a recording session to the proxy's Tap.
-type tap struct{ s *record.Session }
+// tap adapts a recording session to the proxy's DeliveryTap. A
+// target→client message is recorded once it was written to the client, so
+// that the recording lists what the close record's byte count counts
+// (format/SPEC.md, "Records"); Frame only checks, before it is sent, that
+// the recording has not failed, so that under the strict policy nothing
+// is sent once it has. A client→target message is recorded when the proxy
+// has it, before it is forwarded.
+type tap struct {
+	s *record.Session
 
-func (t tap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Duration, payload []byte) error {
-	d, mt := format.ClientToTarget, format.Binary
-	if dir == proxy.TargetToClient {
-		d = format.TargetToClient
-	}
+	// The target→client message shown to Frame and not yet delivered;
+	// out is valid until Delivered.
+	out    []byte
+	outTyp format.MessageType
+	outAt  time.Duration
+}
+
+func (t *tap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Duration, payload []byte) error {
+	mt := format.Binary
 	if typ == proxy.MessageText {
 		mt = format.Text
 	}
-	return t.s.Frame(d, mt, at, payload)
+	if dir == proxy.TargetToClient {
+		if err := t.s.Err(); err != nil {
+			return err
+		}
+		t.out, t.outTyp, t.outAt = payload, mt, at
+		return nil
+	}
+	return t.s.Frame(format.ClientToTarget, mt, at, payload)
 }
 
-func (t tap) Close(ci proxy.CloseInfo) error {
+func (t *tap) Delivered() error {
+	p := t.out
+	t.out = nil
+	return t.s.Frame(format.TargetToClient, t.outTyp, t.outAt, p)
+}
+
+func (t *tap) Close(ci proxy.CloseInfo) error {
+	t.out = nil // never sent: not recorded
 	by := format.ClosedByUnknown
 	switch ci.By {
 	case proxy.SideClient:

@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +27,8 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/websockify"
+	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/record"
 )
 
 // recordings lists the files under dir.
@@ -423,5 +431,206 @@ func TestRecordLevel(t *testing.T) {
 	t.Logf("recording of 2 × %d bytes: %d bytes at fastest, %d at best", len(text), fastest, best)
 	if best >= fastest {
 		t.Errorf("--record-level best made %d bytes, the default %d: want fewer", best, fastest)
+	}
+}
+
+// TestRecordSymlinkedSubdir: a directory of --record-name's template that
+// is a symbolic link out of --record-dir is not followed. strict refuses
+// the session with 1011 and logs why; best-effort lets it through
+// unrecorded and logs why; nothing is written outside.
+func TestRecordSymlinkedSubdir(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"strict", "best-effort"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			tmp := t.TempDir()
+			dir, outside := filepath.Join(tmp, "rec"), filepath.Join(tmp, "outside")
+			for _, d := range []string{dir, outside} {
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, "127.0.0.1")); err != nil {
+				t.Skipf("SKIPPING: no symbolic links here: %v", err)
+			}
+			in := startRun(t, "--record-dir", dir, "--record-name", "{client}/x.wsrec", "--record-policy", policy,
+				"--record-flush", "10ms", "127.0.0.1:0", startEcho(t, "tcp", nil))
+			c := mustDialWS(t, "ws://"+in.addr+"/", nil)
+			defer c.Close()
+			switch policy {
+			case "strict":
+				if code := readClose(t, c); code != ws.StatusInternalServerError {
+					t.Errorf("strict: closed with %d, want 1011", code)
+				}
+			case "best-effort":
+				for i := range 3 {
+					assertEcho(t, c, "hello "+strconv.Itoa(i))
+					time.Sleep(20 * time.Millisecond) // past the flush interval: a retry
+				}
+			}
+			want := regexp.QuoteMeta(filepath.Join(dir, "127.0.0.1") + " is a symbolic link, not a directory")
+			in.stderr.wait(t, regexp.MustCompile(`recording: cannot create the file.*`+want))
+			if names := recordings(t, outside); len(names) != 0 {
+				t.Errorf("written outside --record-dir: %v", names)
+			}
+		})
+	}
+}
+
+// vanishingListener accepts connections whose writes, once gone is set,
+// send half of what they are given and fail: the client vanished in the
+// middle of a message.
+type vanishingListener struct {
+	net.Listener
+	gone *atomic.Bool
+}
+
+func (l vanishingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return vanishingConn{c, l.gone}, nil
+}
+
+type vanishingConn struct {
+	net.Conn
+	gone *atomic.Bool
+}
+
+func (c vanishingConn) Write(p []byte) (int, error) {
+	if c.gone.Load() {
+		n, _ := c.Conn.Write(p[:len(p)/2])
+		return n, syscall.ECONNRESET
+	}
+	return c.Conn.Write(p)
+}
+
+// TestRecordUndeliveredMessage: when the write of a target→client message
+// to the client fails, the message is not in the recording, whose
+// target→client records then add up to the close record's byte count.
+func TestRecordUndeliveredMessage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rec, err := record.New(record.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	tln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tln.Close()
+	srv, err := proxy.NewServer(proxy.ServerOptions{
+		Resolver: proxy.Target{Address: tln.Addr().String()},
+		NewTap:   newTap(rec),
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := new(atomic.Bool)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), vanishingListener{ln, gone}) }()
+
+	c := mustDialWS(t, "ws://"+ln.Addr().String()+"/", nil)
+	tln.(*net.TCPListener).SetDeadline(time.Now().Add(waitTimeout))
+	target, err := tln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	target.Write([]byte("delivered"))
+	c.SetDeadline(time.Now().Add(waitTimeout))
+	if p, err := wsutil.ReadServerBinary(c); err != nil || string(p) != "delivered" {
+		t.Fatalf("client got %q, %v", p, err)
+	}
+	gone.Store(true)
+	target.Write([]byte("never received"))
+	// The proxy ends the session: the target sees EOF. The client is gone.
+	target.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.Copy(io.Discard, target); err != nil {
+		t.Fatalf("target: %v, want EOF", err)
+	}
+	c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	<-served
+
+	names := recordings(t, dir)
+	if len(names) != 1 {
+		t.Fatalf("recordings %v, want 1", names)
+	}
+	_, recs, sealed := readRecording(t, names[0])
+	if !sealed {
+		t.Error("recording not sealed")
+	}
+	got := messages(recs, format.TargetToClient)
+	if len(got) != 1 || string(got[0]) != "delivered" {
+		t.Errorf("target→client records %q, want just %q", got, "delivered")
+	}
+	last := recs[len(recs)-1]
+	if last.Kind != format.KindClose {
+		t.Fatalf("last record %v, want the close", last.Kind)
+	}
+	if last.Close.TargetBytes != uint64(len("delivered")) || last.Close.By != format.ClosedByClient {
+		t.Errorf("close record %+v, want %d bytes to the client, closed by the client", last.Close, len("delivered"))
+	}
+}
+
+// TestTapDelivered: the recording tap records a target→client message when
+// the proxy says it was delivered, drops one that never was, and refuses
+// one once the recording cannot take it, before it is sent.
+func TestTapDelivered(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rec, err := record.New(record.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	tp, err := newTap(rec)(context.Background(), &proxy.SessionInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := tp.(proxy.DeliveryTap)
+	steps := []func() error{
+		func() error { return d.Frame(proxy.ClientToTarget, proxy.MessageBinary, 1, []byte("up")) },
+		func() error { return d.Frame(proxy.TargetToClient, proxy.MessageBinary, 2, []byte("sent")) },
+		d.Delivered,
+		func() error { return d.Frame(proxy.TargetToClient, proxy.MessageBinary, 3, []byte("lost")) },
+		func() error {
+			return d.Close(proxy.CloseInfo{By: proxy.SideClient, Code: 1006, ToTarget: 2, ToClient: 4})
+		},
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if err := d.Frame(proxy.TargetToClient, proxy.MessageBinary, 4, []byte("late")); !errors.Is(err, record.ErrSessionClosed) {
+		t.Errorf("Frame after Close: %v, want ErrSessionClosed", err)
+	}
+	_, recs, _ := readRecording(t, recordings(t, dir)[0])
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%v %v %s", r.Kind, r.Dir, r.Payload))
+	}
+	want := []string{
+		fmt.Sprintf("%v %v ", format.KindOpen, format.Direction(0)),
+		fmt.Sprintf("%v %v up", format.KindMessage, format.ClientToTarget),
+		fmt.Sprintf("%v %v sent", format.KindMessage, format.TargetToClient),
+		fmt.Sprintf("%v %v ", format.KindClose, format.Direction(0)),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("records\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
