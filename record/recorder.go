@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
+
 	"github.com/wsproxy/wsproxy/format"
 )
 
@@ -72,6 +74,14 @@ type Options struct {
 	FlushInterval time.Duration
 	// SignKey signs each wsrec part's seal. Zero (nil) means unsigned.
 	SignKey ed25519.PrivateKey
+	// Recipients, if any, encrypt each wsrec part to these age recipients
+	// (format/SPEC.md, "Encryption"); each part has its own data key, so
+	// changing the list changes the next parts only. Zero (nil) means
+	// recordings in the clear.
+	Recipients []age.Recipient
+	// PublicMeta lists the metadata keys an encrypted recording keeps in
+	// the clear. Nil means format.DefaultPublicMeta.
+	PublicMeta []string
 	// MaxSize starts a new part when a file reaches this many bytes (wsrec
 	// only); a part may exceed it by one chunk, a quarter of MaxSize or
 	// 1 MiB, whichever is smaller. Zero means no limit.
@@ -152,6 +162,9 @@ func New(opts Options) (*Recorder, error) {
 	if opts.SignKey != nil && opts.Format != FormatWsrec {
 		return nil, errors.New("record: signing needs the wsrec format")
 	}
+	if len(opts.Recipients) > 0 && opts.Format != FormatWsrec {
+		return nil, errors.New("record: encryption needs the wsrec format")
+	}
 	r := &Recorder{opts: opts, log: opts.Logger, sessions: map[*Session]struct{}{}, openFile: openOSFile}
 	r.queues.New = func() any { return new(queue) }
 	if r.log == nil {
@@ -198,7 +211,7 @@ func openOSFile(name string, flag int, perm fs.FileMode) (file, error) {
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
-	return f, nil
+	return newStreamFile(f), nil
 }
 
 // create makes the file for part of a session, never replacing a file.

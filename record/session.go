@@ -313,6 +313,8 @@ func (s *Session) open() error {
 			FlushInterval: s.r.opts.FlushInterval,
 			Encoder:       s.r.enc,
 			SignKey:       s.r.opts.SignKey,
+			Recipients:    s.r.opts.Recipients,
+			PublicMeta:    s.r.opts.PublicMeta,
 		})
 		if err != nil {
 			f.Close()
