@@ -122,12 +122,20 @@ func newCatalog(paths []string, opts recfile.Options) (*catalog, error) {
 		}
 		if !fi.IsDir() {
 			// Fail now for a file that is not a recording at all.
+			// and for an encrypted one that no identity given opens.
 			f, err := recfile.Open(p, opts)
+			if err == nil && f.Reader() != nil {
+				if _, kerr := f.Reader().Encrypted(); kerr != nil {
+					err = fmt.Errorf("%s: %w", p, kerr)
+				}
+				f.Close()
+			} else if err == nil {
+				f.Close()
+			}
 			if err != nil {
 				c.close()
 				return nil, fmt.Errorf("replay: %w", err)
 			}
-			f.Close()
 			c.sources = append(c.sources, source{path: p, name: filepath.Base(p)})
 			continue
 		}

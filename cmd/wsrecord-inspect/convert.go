@@ -21,6 +21,8 @@ import (
 )
 
 type convertCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	In      string   `arg:"" help:"The recording to convert (wsrec or websockify)."`
 	Output  string   `short:"o" required:"" help:"The file to write, or - for stdout." placeholder:"OUT"`
 	To      string   `enum:",wsrec,websockify,jsonl" default:"" help:"Output format: wsrec, websockify or jsonl. Default: wsrec for an OUT ending in .wsrec, jsonl for .jsonl." placeholder:"FORMAT"`
@@ -82,7 +84,7 @@ func (c *convertCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		key = k
 	}
-	r, err := openRecording(c.In)
+	r, err := c.read.open(c.In)
 	if err != nil {
 		return err
 	}
