@@ -111,6 +111,11 @@ type Recorder struct {
 
 	queues sync.Pool // *queue, see Session
 
+	syncMu     sync.Mutex    // held while a file is handed to syncLoop
+	syncs      chan syncJob  // sealed files to sync and close, see syncLoop; nil until the first
+	synced     chan struct{} // closed when syncLoop has returned
+	syncClosed bool          // Close has stopped syncLoop
+
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	next     int // websockify-style counter for File
@@ -275,14 +280,69 @@ func (r *Recorder) Close() error {
 		}
 	}
 	// Every session has now finished writing (Session.Close waits), and
-	// Start refuses new ones: the shared encoder is free.
+	// Start refuses new ones: the shared encoder is free, and no file
+	// comes to be synced any more.
 	r.mu.Lock()
 	if r.enc != nil {
 		r.enc.Close()
 		r.enc = nil
 	}
 	r.mu.Unlock()
+	r.syncMu.Lock()
+	r.syncClosed = true
+	syncs := r.syncs
+	r.syncMu.Unlock()
+	if syncs != nil {
+		close(syncs)
+		<-r.synced
+	}
 	return first
+}
+
+// syncJob is a sealed file for syncLoop.
+type syncJob struct {
+	f    file
+	name string
+}
+
+// syncer returns the function a sink calls with its file, named name,
+// once sealed: the file is synced and closed by the Recorder's syncLoop,
+// off the session's path. A session's end thus costs it no fsync, and the
+// fsyncs of sessions that end together share the file system's journal
+// commits. Close waits for every file to be synced. A failure is logged
+// and counted in Stats.Errors; the file stays as written.
+func (r *Recorder) syncer(name string) func(file) {
+	return func(f file) {
+		r.syncMu.Lock()
+		defer r.syncMu.Unlock()
+		if r.syncClosed { // no syncLoop any more: sync here
+			syncFile(r.log, syncJob{f, name})
+			return
+		}
+		if r.syncs == nil {
+			r.syncs, r.synced = make(chan syncJob, 256), make(chan struct{})
+			go r.syncLoop(r.syncs)
+		}
+		r.syncs <- syncJob{f, name}
+	}
+}
+
+// syncLoop syncs and closes the files sent to syncs until it is closed.
+func (r *Recorder) syncLoop(syncs <-chan syncJob) {
+	defer close(r.synced)
+	for j := range syncs {
+		syncFile(r.log, j)
+	}
+}
+
+func syncFile(log *slog.Logger, j syncJob) {
+	err := j.f.Sync()
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		log.Error("recording: sync", "file", j.name, "err", err)
+	}
 }
 
 func (r *Recorder) add(s *Session) error {
