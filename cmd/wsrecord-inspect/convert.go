@@ -42,7 +42,10 @@ func (c *convertCmd) Help() string {
               binary message at its millisecond; a frame stamped before the
               previous one (websockify's clock went back) is kept at the
               previous time, after a marker saying so. From wsrec: the same
-              records, header and metadata, under a new hash chain.
+              records, header and metadata, under a new hash chain, in
+              the current format version: a version 1 recording comes out
+              as version 2. An encrypted recording needs --identity and
+              comes out in the clear.
   websockify  websockify's --record format, as websockify 0.10 and later
               write it and noVNC's playback page reads it: the messages only,
               in whole milliseconds, text messages as their bytes; the times
