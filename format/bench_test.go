@@ -2,12 +2,21 @@ package format_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	zeebo "github.com/zeebo/blake3"
+	"golang.org/x/crypto/chacha20poly1305"
+	lukechampine "lukechampine.com/blake3"
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/websockify"
@@ -89,30 +98,106 @@ func payloadSets(b *testing.B) map[string][][]byte {
 }
 
 // BenchmarkWriter measures payload bytes per second written, on one
-// goroutine at the default level. Allocations are per record.
+// goroutine at the default level, for each format version and encrypted.
+// Allocations are per record.
 func BenchmarkWriter(b *testing.B) {
+	versions := []struct {
+		name string
+		opts format.WriterOptions
+	}{
+		{"v1", format.WriterOptions{Version: 1}},
+		{"v2", format.WriterOptions{}},
+		{"v2-encrypted", format.WriterOptions{Recipients: recipients(b, testRecipient1)}},
+	}
 	for name, set := range payloadSets(b) {
-		b.Run(name, func(b *testing.B) {
-			var total int
-			for _, p := range set {
-				total += len(p)
-			}
-			b.SetBytes(int64(total / len(set)))
-			w, err := format.NewWriter(io.Discard, testHeader(), format.WriterOptions{FlushInterval: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := w.WriteMessage(time.Duration(i), format.TargetToClient, format.Binary, set[i%len(set)]); err != nil {
+		for _, v := range versions {
+			b.Run(name+"/"+v.name, func(b *testing.B) {
+				var total int
+				for _, p := range set {
+					total += len(p)
+				}
+				b.SetBytes(int64(total / len(set)))
+				opts := v.opts
+				opts.FlushInterval = -1
+				w, err := format.NewWriter(io.Discard, testHeader(), opts)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			if err := w.Close(); err != nil {
-				b.Fatal(err)
-			}
-		})
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := w.WriteMessage(time.Duration(i), format.TargetToClient, format.Binary, set[i%len(set)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHash measures the chain's hash candidates on one chunk:
+// SHA-256 (version 1) and BLAKE3 (version 2's default) in the two Go
+// implementations considered. Run it with -cpu 1: lukechampine.com/blake3
+// hashes large inputs on several goroutines, and what counts for a proxy
+// is CPU time per byte.
+func BenchmarkHash(b *testing.B) {
+	for _, size := range []int{64 << 10, 1 << 20} {
+		data := make([]byte, size)
+		rand.NewChaCha8([32]byte{}).Read(data)
+		for _, h := range []struct {
+			name string
+			new  func() hash.Hash
+		}{
+			{"SHA-256", sha256.New},
+			{"zeebo-BLAKE3", func() hash.Hash { return zeebo.New() }},
+			{"lukechampine-BLAKE3", func() hash.Hash { return lukechampine.New(32, nil) }},
+		} {
+			b.Run(fmt.Sprintf("%s/%dKiB", h.name, size>>10), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				hh := h.new()
+				var sum [64]byte
+				for b.Loop() {
+					hh.Reset()
+					hh.Write(data)
+					hh.Sum(sum[:0])
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkAEAD measures the chunk cipher candidates on one chunk.
+func BenchmarkAEAD(b *testing.B) {
+	key := make([]byte, 32)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chacha, err := chacha20poly1305.New(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{64 << 10, 1 << 20} {
+		data := make([]byte, size, size+16)
+		nonce := make([]byte, 12)
+		for _, a := range []struct {
+			name string
+			aead cipher.AEAD
+		}{{"AES-256-GCM", gcm}, {"ChaCha20-Poly1305", chacha}} {
+			b.Run(fmt.Sprintf("%s/%dKiB", a.name, size>>10), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					a.aead.Seal(data[:0], nonce, data, nil)
+				}
+			})
+		}
 	}
 }
 

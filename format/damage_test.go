@@ -31,10 +31,14 @@ func TestTruncateEveryOffset(t *testing.T) {
 		{"Small", 60, 200, format.WriterOptions{ChunkSize: 1024}, 1},
 		{"Signed", 40, 100, format.WriterOptions{ChunkSize: 512, SignKey: testKey}, 1},
 		{"Large", 1000, 2000, format.WriterOptions{ChunkSize: 32 << 10}, 0},
+		{"V1Signed", 40, 100, format.WriterOptions{Version: 1, ChunkSize: 512, SignKey: testKey}, 1},
+		{"EncryptedSigned", 40, 100, format.WriterOptions{ChunkSize: 512, SignKey: testKey, Recipients: recipients(t, testRecipient1)}, 1},
+		{"Raw", -40, 20000, format.WriterOptions{ChunkSize: 128 << 10}, 0},
+		{"RawEncrypted", -40, 20000, format.WriterOptions{ChunkSize: 128 << 10, Recipients: recipients(t, testRecipient1)}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			recs := randomRecords(rand.New(rand.NewPCG(6, uint64(tc.recs))), tc.recs, tc.max)
+			recs := testRecords(6, tc.recs, tc.max)
 			b, ends := writeWithChunkEnds(t, recs, tc.opts)
 			rng := rand.New(rand.NewPCG(7, 7))
 			for cut := 0; cut < len(b); {
@@ -108,9 +112,19 @@ func recordsIn(t *testing.T, b []byte) int {
 	return len(recs)
 }
 
+// testRecords returns n random records of at most max payload bytes,
+// compressible like screen data, or for a negative n, -n records of
+// random bytes of max bytes each.
+func testRecords(seed uint64, n, max int) []format.Record {
+	if n < 0 {
+		return incompressible(seed, -n, max)
+	}
+	return randomRecords(rand.New(rand.NewPCG(seed, uint64(n))), n, max)
+}
+
 func checkPrefix(t *testing.T, p []byte, recs []format.Record, ends []chunkEnd) {
 	t.Helper()
-	r, err := format.NewReader(bytes.NewReader(p), int64(len(p)), format.ReaderOptions{})
+	r, err := format.NewReader(bytes.NewReader(p), int64(len(p)), format.ReaderOptions{Identities: testIDs})
 	if err != nil {
 		if !errors.Is(err, format.ErrTruncated) || len(ends) > 0 && int64(len(p)) >= ends[0].offset {
 			t.Fatalf("cut at %d: NewReader: %v", len(p), err)
@@ -145,31 +159,46 @@ func checkPrefix(t *testing.T, p []byte, recs []format.Record, ends []chunkEnd) 
 	}
 }
 
-// TestBitFlips flips every bit of small sealed recordings, one at a time,
-// and checks that each flip is detected: the reader refuses the file, or
-// Verify reports anything but Valid.
+// TestBitFlips flips every bit of small sealed recordings (one bit in
+// about stride of the raw ones), one at a time, and checks that each flip
+// is detected: the reader refuses the file, or Verify reports anything but
+// Valid. An encrypted recording is also verified without its identity.
 func TestBitFlips(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name string
-		opts format.WriterOptions
+		name     string
+		recs     int // negative: random bytes of max each, see testRecords
+		max      int
+		opts     format.WriterOptions
+		stride   int
+		noKeyToo bool
 	}{
-		{"Unsigned", format.WriterOptions{ChunkSize: 200}},
-		{"Signed", format.WriterOptions{ChunkSize: 200, SignKey: testKey}},
+		{"Unsigned", 12, 60, format.WriterOptions{ChunkSize: 200}, 1, false},
+		{"Signed", 12, 60, format.WriterOptions{ChunkSize: 200, SignKey: testKey}, 1, false},
+		{"V1Unsigned", 12, 60, format.WriterOptions{Version: 1, ChunkSize: 200}, 1, false},
+		{"V1Signed", 12, 60, format.WriterOptions{Version: 1, ChunkSize: 200, SignKey: testKey}, 1, false},
+		{"SHA256", 12, 60, format.WriterOptions{Hash: format.SHA256, ChunkSize: 200}, 1, false},
+		{"Encrypted", 12, 60, format.WriterOptions{ChunkSize: 200, Recipients: recipients(t, testRecipient1)}, 1, true},
+		{"EncryptedSigned", 12, 60, format.WriterOptions{ChunkSize: 200, SignKey: testKey, Recipients: recipients(t, testRecipient1)}, 1, true},
+		{"RawSigned", -12, 9000, format.WriterOptions{ChunkSize: 64 << 10, SignKey: testKey}, 211, false},
+		{"RawEncrypted", -12, 9000, format.WriterOptions{ChunkSize: 64 << 10, Recipients: recipients(t, testRecipient1)}, 211, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			recs := randomRecords(rand.New(rand.NewPCG(8, 8)), 12, 60)
+			recs := testRecords(8, tc.recs, tc.max)
 			b := write(t, recs, tc.opts, true)
 			if v, err := open(t, b).Verify(format.VerifyOptions{}); err != nil || v.Status != format.Valid {
 				t.Fatalf("unflipped: %+v %v", v, err)
 			}
 			statuses := map[format.VerifyStatus]int{}
 			refused := 0
-			for bit := range len(b) * 8 {
+			for bit := 0; bit < len(b)*8; bit += 1 + (bit*7919)%tc.stride {
 				f := bytes.Clone(b)
 				f[bit/8] ^= 1 << (bit % 8)
-				r, err := format.NewReader(bytes.NewReader(f), int64(len(f)), format.ReaderOptions{})
+				if tc.noKeyToo {
+					checkFlipWithoutKey(t, f, bit)
+				}
+				r, err := format.NewReader(bytes.NewReader(f), int64(len(f)), format.ReaderOptions{Identities: testIDs})
 				if err != nil {
 					refused++
 					continue
@@ -196,6 +225,25 @@ func TestBitFlips(t *testing.T) {
 			}
 			t.Logf("%d bits: %d refused by NewReader, Verify: %v", len(b)*8, refused, statuses)
 		})
+	}
+}
+
+// checkFlipWithoutKey checks that Verify finds the flipped bit of an
+// encrypted recording without its identity: the chain covers the
+// ciphertext.
+func checkFlipWithoutKey(t *testing.T, f []byte, bit int) {
+	t.Helper()
+	r, err := format.NewReader(bytes.NewReader(f), int64(len(f)), format.ReaderOptions{})
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	v, err := r.Verify(format.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("bit %d: Verify without identity: %v", bit, err)
+	}
+	if v.Status == format.Valid {
+		t.Fatalf("bit %d (byte %d of %d) flipped: Verify without identity says valid", bit, bit/8, len(f))
 	}
 }
 
@@ -270,8 +318,26 @@ func TestStockZstd(t *testing.T) {
 		}
 		t.Skip("SKIPPING: the zstd command is not installed (apt-get install zstd)")
 	}
-	recs := randomRecords(rand.New(rand.NewPCG(10, 10)), 300, 3000)
-	b := write(t, recs, format.WriterOptions{ChunkSize: 8192, SignKey: testKey}, true)
+	for _, tc := range []struct {
+		name string
+		recs []format.Record
+		opts format.WriterOptions
+	}{
+		{"Compressed", randomRecords(rand.New(rand.NewPCG(10, 10)), 300, 3000), format.WriterOptions{ChunkSize: 8192, SignKey: testKey}},
+		{"V1", randomRecords(rand.New(rand.NewPCG(10, 10)), 300, 3000), format.WriterOptions{Version: 1, ChunkSize: 8192}},
+		{"Raw", incompressible(11, 40, 10000), format.WriterOptions{ChunkSize: 128 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := write(t, tc.recs, tc.opts, true)
+			checkStockZstd(t, zstd, b, tc.recs)
+		})
+	}
+}
+
+// checkStockZstd checks that zstd -dc turns recording b into recs.
+func checkStockZstd(t *testing.T, zstd string, b []byte, recs []format.Record) {
+	t.Helper()
 	cmd := exec.Command(zstd, "-dc")
 	cmd.Stdin = bytes.NewReader(b)
 	out, err := cmd.Output()

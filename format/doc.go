@@ -3,6 +3,12 @@
 // that crossed one proxied session. The byte layout is specified in SPEC.md
 // in this directory.
 //
-// format is the leaf of the module: it imports only the standard library and
-// github.com/klauspost/compress.
+// Version 2 files may be encrypted to age recipients (filippo.io/age);
+// their hash chain, BLAKE3 by default (github.com/zeebo/blake3), covers the
+// ciphertext, so that Verify needs no key.
+//
+// format is the leaf of the module: it imports only the standard library,
+// golang.org/x/crypto's primitives through age, and the three libraries
+// the format is made of: github.com/klauspost/compress (zstd),
+// github.com/zeebo/blake3 and filippo.io/age.
 package format

@@ -40,3 +40,14 @@ func (e *CorruptError) Error() string {
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Errors of encrypted recordings. Match them with errors.Is.
+var (
+	// ErrNoIdentity means the recording is encrypted and the Reader was
+	// given no identity: its records, and the metadata kept secret, cannot
+	// be read. Its summary and its verification can.
+	ErrNoIdentity = errors.New("format: the recording is encrypted: an identity is needed to read it")
+	// ErrWrongIdentity means none of the identities given opens the
+	// recording's data key. It wraps age's *age.NoIdentityMatchError.
+	ErrWrongIdentity = errors.New("format: the recording is encrypted to other recipients than the identities given")
+)

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// Version is the format version this package writes. Readers accept
-// versions 1 through Version; see SPEC.md, "Versioning".
-const Version = 1
+// Version is the format version this package writes by default. Readers
+// accept versions 1 through Version; see SPEC.md, "Versioning".
+const Version = 2
 
 // Default limits and sizes. Each can be changed through WriterOptions or
 // ReaderOptions.
@@ -193,7 +193,8 @@ func ParseSessionID(s string) (SessionID, error) {
 	return id, nil
 }
 
-// Hash is a SHA-256 value of the hash chain.
+// Hash is a value of the hash chain: a SHA-256 or BLAKE3 hash (see
+// HashAlgorithm).
 type Hash [hashSize]byte
 
 // String returns the hash as 64 lowercase hex digits.
@@ -223,8 +224,14 @@ const (
 // Header is the metadata at the start of a recording.
 type Header struct {
 	// Version is the format version read from a file. Writers ignore it and
-	// write Version.
+	// write WriterOptions.Version.
 	Version uint16
+	// ChainHash is the hash of the chain and seal, read from a file (SHA256
+	// for version 1). Writers ignore it and use WriterOptions.Hash.
+	ChainHash HashAlgorithm
+	// Cipher is the AEAD of an encrypted recording's chunks, NoCipher for
+	// one in the clear. Writers ignore it: WriterOptions.Recipients decide.
+	Cipher Cipher
 	// SessionID identifies the session. The zero value makes NewWriter
 	// choose a random one.
 	SessionID SessionID
@@ -237,7 +244,9 @@ type Header struct {
 	Part      uint32
 	PrevChain Hash
 	// Meta holds the session's metadata by key (the Meta* constants and any
-	// others). Keys are 1 to 256 bytes; a nil map is empty.
+	// others). Keys are 1 to 256 bytes; a nil map is empty. A Reader of an
+	// encrypted recording without its identity has only the entries kept
+	// in the clear.
 	Meta map[string]string
 }
 

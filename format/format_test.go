@@ -90,9 +90,10 @@ func write(t testing.TB, recs []format.Record, opts format.WriterOptions, seal b
 	return buf.Bytes()
 }
 
+// open reads b, with testIDs for an encrypted recording.
 func open(t testing.TB, b []byte) *format.Reader {
 	t.Helper()
-	r, err := format.NewReader(bytes.NewReader(b), int64(len(b)), format.ReaderOptions{})
+	r, err := format.NewReader(bytes.NewReader(b), int64(len(b)), format.ReaderOptions{Identities: testIDs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,8 @@ const (
 	trailerFlagSigned uint32 = 1 << 0
 )
 
-// sealContext prefixes the seal in the message an Ed25519 signature covers.
+// sealContext prefixes the seal in the message an Ed25519 signature
+// covers; its digit is the format version.
 const sealContext = "wsrec seal v1\x00"
 
 var le = binary.LittleEndian
@@ -43,41 +44,81 @@ func appendFrameHeader(b []byte, payloadSize int) []byte {
 	return le.AppendUint32(b, uint32(payloadSize))
 }
 
-// appendHeader appends the complete header frame for h.
-func appendHeader(b []byte, h *Header) ([]byte, error) {
+// headerCrypt is the encryption section of a version 2 header.
+type headerCrypt struct {
+	Wrapped []byte // an age file holding the data key
+	Secret  []byte // the sealed metadata entries
+	AD      []byte // what the sealed metadata is bound to: the fixed header fields
+}
+
+const (
+	headerFlagEncrypted uint16 = 1 << 0
+	maxWrappedKey              = 64 << 10 // the age file of the data key
+)
+
+// appendHeader appends the complete header frame for h, whose Meta holds
+// the entries in the clear. For an encrypted header (h.Cipher set), seal
+// returns the sealed secret metadata bound to the fixed fields ad, and
+// wrapped is the age file of the data key.
+func appendHeader(b []byte, h *Header, wrapped []byte, seal func(ad []byte) []byte) ([]byte, error) {
 	if err := validateMeta(h.Meta); err != nil {
 		return nil, err
 	}
-	keys := make([]string, 0, len(h.Meta))
-	size := headerFixedSize + 4
-	for k, v := range h.Meta {
-		keys = append(keys, k)
-		size += 2 + len(k) + 4 + len(v)
-	}
-	if size > maxHeaderSize {
-		return nil, fmt.Errorf("%w: header of %d bytes (limit %d)", ErrTooLarge, size, maxHeaderSize)
-	}
-	sort.Strings(keys)
-
-	b = appendFrameHeader(b, size)
-	start := len(b)
+	start := len(b) + frameHeaderSize
+	b = appendFrameHeader(b, 0) // size set below
 	b = append(b, tagHeader...)
-	b = le.AppendUint16(b, Version)
-	b = le.AppendUint16(b, 0) // flags
-	b = le.AppendUint64(b, 0) // reserved
+	b = le.AppendUint16(b, h.Version)
+	var flags uint16
+	if h.Cipher != NoCipher {
+		flags |= headerFlagEncrypted
+	}
+	b = le.AppendUint16(b, flags)
+	if h.Version >= 2 {
+		b = append(b, byte(h.ChainHash), byte(h.Cipher))
+		b = append(b, make([]byte, 6)...) // reserved
+	} else {
+		b = le.AppendUint64(b, 0) // reserved
+	}
 	b = append(b, h.SessionID[:]...)
 	b = le.AppendUint64(b, uint64(h.Start.UnixNano()))
 	b = le.AppendUint32(b, h.Part)
 	b = append(b, h.PrevChain[:]...)
+	b = appendMeta(b, h.Meta)
+	if h.Cipher != NoCipher {
+		if len(wrapped) > maxWrappedKey {
+			return nil, fmt.Errorf("%w: wrapped data key of %d bytes (limit %d)", ErrTooLarge, len(wrapped), maxWrappedKey)
+		}
+		b = le.AppendUint32(b, uint32(len(wrapped)))
+		b = append(b, wrapped...)
+		sealed := seal(b[start : start+headerFixedSize-4])
+		b = le.AppendUint32(b, uint32(len(sealed)))
+		b = append(b, sealed...)
+	}
+	size := len(b) - start + 4
+	if size > maxHeaderSize {
+		return nil, fmt.Errorf("%w: header of %d bytes (limit %d)", ErrTooLarge, size, maxHeaderSize)
+	}
+	le.PutUint32(b[start-4:], uint32(size))
+	return le.AppendUint32(b, crc32.Checksum(b[start:], crcTable)), nil
+}
+
+// appendMeta appends the entry count and the entries of meta, sorted by
+// key.
+func appendMeta(b []byte, meta map[string]string) []byte {
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	b = le.AppendUint32(b, uint32(len(keys)))
 	for _, k := range keys {
-		v := h.Meta[k]
+		v := meta[k]
 		b = le.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)
 		b = le.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
-	return le.AppendUint32(b, crc32.Checksum(b[start:], crcTable)), nil
+	return b
 }
 
 var (
@@ -87,64 +128,118 @@ var (
 	errCRC      = errors.New("checksum mismatch")
 )
 
-// parseHeader decodes a header frame payload.
-func parseHeader(p []byte) (Header, error) {
+// parseHeader decodes a header frame payload. For an encrypted header it
+// also returns the encryption section.
+func parseHeader(p []byte) (Header, *headerCrypt, error) {
 	var h Header
 	if len(p) < headerFixedSize+4 {
-		return h, errShort
+		return h, nil, errShort
 	}
 	if string(p[:4]) != tagHeader {
-		return h, errTag
+		return h, nil, errTag
 	}
 	body, sum := p[:len(p)-4], le.Uint32(p[len(p)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
-		return h, fmt.Errorf("header: %w", errCRC)
+		return h, nil, fmt.Errorf("header: %w", errCRC)
 	}
 	h.Version = le.Uint16(p[4:])
 	if h.Version == 0 || h.Version > Version {
-		return h, fmt.Errorf("%w: version %d (this reader knows 1 to %d)", ErrVersion, h.Version, Version)
+		return h, nil, fmt.Errorf("%w: version %d (this reader knows 1 to %d)", ErrVersion, h.Version, Version)
 	}
-	if flags := le.Uint16(p[6:]); flags != 0 {
-		return h, fmt.Errorf("%w: unknown header flags %#x", ErrVersion, flags)
-	}
-	if le.Uint64(p[8:]) != 0 {
-		return h, fmt.Errorf("header: %w", errReserved)
+	flags := le.Uint16(p[6:])
+	h.ChainHash = SHA256
+	switch {
+	case h.Version == 1 && flags != 0, h.Version >= 2 && flags&^headerFlagEncrypted != 0:
+		return h, nil, fmt.Errorf("%w: unknown header flags %#x", ErrVersion, flags)
+	case h.Version == 1 && le.Uint64(p[8:]) != 0:
+		return h, nil, fmt.Errorf("header: %w", errReserved)
+	case h.Version >= 2:
+		h.ChainHash, h.Cipher = HashAlgorithm(p[8]), Cipher(p[9])
+		if !h.ChainHash.known() {
+			return h, nil, fmt.Errorf("%w: chain hash %d", ErrVersion, p[8])
+		}
+		if enc := flags&headerFlagEncrypted != 0; enc && h.Cipher != AES256GCM || !enc && h.Cipher != NoCipher {
+			return h, nil, fmt.Errorf("%w: cipher %d (encrypted flag %v)", ErrVersion, p[9], enc)
+		}
+		if string(p[10:16]) != "\x00\x00\x00\x00\x00\x00" {
+			return h, nil, fmt.Errorf("header: %w", errReserved)
+		}
 	}
 	copy(h.SessionID[:], p[16:32])
 	h.Start = time.Unix(0, int64(le.Uint64(p[32:]))).UTC()
 	h.Part = le.Uint32(p[40:])
 	copy(h.PrevChain[:], p[44:76])
-	n := le.Uint32(p[76:])
-	rest := body[headerFixedSize:]
+	meta, rest, err := parseMeta(body[headerFixedSize-4:])
+	if err != nil {
+		return h, nil, fmt.Errorf("header: %w", err)
+	}
+	h.Meta = meta
+	var hc *headerCrypt
+	if h.Cipher != NoCipher {
+		hc = &headerCrypt{AD: p[:headerFixedSize-4]}
+		if hc.Wrapped, rest, err = cutField(rest, maxWrappedKey); err != nil {
+			return h, nil, fmt.Errorf("header: wrapped data key: %w", err)
+		}
+		if hc.Secret, rest, err = cutField(rest, maxHeaderSize); err != nil {
+			return h, nil, fmt.Errorf("header: sealed metadata: %w", err)
+		}
+		if len(hc.Secret) < aeadTagSize {
+			return h, nil, fmt.Errorf("header: sealed metadata of %d bytes", len(hc.Secret))
+		}
+	}
+	if len(rest) != 0 {
+		return h, nil, fmt.Errorf("header: %d bytes after the metadata", len(rest))
+	}
+	return h, hc, nil
+}
+
+// cutField splits a 4-byte length and that many bytes, at most limit, off
+// the front of p.
+func cutField(p []byte, limit int) (field, rest []byte, err error) {
+	if len(p) < 4 {
+		return nil, nil, errShort
+	}
+	n := le.Uint32(p)
+	if uint64(n) > uint64(len(p)-4) || uint64(n) > uint64(limit) {
+		return nil, nil, fmt.Errorf("length %d past the header", n)
+	}
+	return p[4 : 4+n], p[4+n:], nil
+}
+
+// parseMeta decodes a metadata entry count and the entries, and returns
+// what follows them.
+func parseMeta(p []byte) (map[string]string, []byte, error) {
+	if len(p) < 4 {
+		return nil, nil, errShort
+	}
+	n := le.Uint32(p)
+	rest := p[4:]
 	// Each entry takes at least 7 bytes: check the count before allocating.
 	if uint64(n)*7 > uint64(len(rest)) {
-		return h, fmt.Errorf("header: %d metadata entries in %d bytes", n, len(rest))
+		return nil, nil, fmt.Errorf("%d metadata entries in %d bytes", n, len(rest))
 	}
-	h.Meta = make(map[string]string, n)
+	meta := make(map[string]string, n)
 	for i := uint32(0); i < n; i++ {
 		if len(rest) < 2 {
-			return h, fmt.Errorf("header: metadata entry %d: %w", i, errShort)
+			return nil, nil, fmt.Errorf("metadata entry %d: %w", i, errShort)
 		}
 		kl := int(le.Uint16(rest))
 		if kl == 0 || kl > maxMetaKey || len(rest) < 2+kl+4 {
-			return h, fmt.Errorf("header: metadata entry %d: bad key length %d", i, kl)
+			return nil, nil, fmt.Errorf("metadata entry %d: bad key length %d", i, kl)
 		}
 		k := string(rest[2 : 2+kl])
 		rest = rest[2+kl:]
 		vl := le.Uint32(rest)
 		if uint64(vl) > uint64(len(rest)-4) {
-			return h, fmt.Errorf("header: metadata %q: value length %d past the header", k, vl)
+			return nil, nil, fmt.Errorf("metadata %q: value length %d past the header", k, vl)
 		}
-		if _, dup := h.Meta[k]; dup {
-			return h, fmt.Errorf("header: metadata key %q repeated", k)
+		if _, dup := meta[k]; dup {
+			return nil, nil, fmt.Errorf("metadata key %q repeated", k)
 		}
-		h.Meta[k] = string(rest[4 : 4+vl])
+		meta[k] = string(rest[4 : 4+vl])
 		rest = rest[4+vl:]
 	}
-	if len(rest) != 0 {
-		return h, fmt.Errorf("header: %d bytes after the metadata", len(rest))
-	}
-	return h, nil
+	return meta, rest, nil
 }
 
 // chunkInfo is the content of a chunk header frame, and with Offset the
@@ -185,7 +280,11 @@ func putChunkFrame(b []byte, c *chunkInfo) {
 }
 
 // chainFieldOffset is the offset of the chain value in a chunk header frame.
-const chainFieldOffset = frameHeaderSize + 64
+const chainFieldOffset = frameHeaderSize + chunkADSize
+
+// chunkADSize is the length of the chunk header payload before the chain
+// value: what an encrypted chunk's AEAD binds it to.
+const chunkADSize = 64
 
 // parseChunkFrame decodes a chunk header frame payload (96 bytes).
 func parseChunkFrame(p []byte, offset int64) (chunkInfo, error) {
@@ -363,7 +462,10 @@ func parseTrailer(f []byte, offset int64) (trailer, error) {
 	return t, nil
 }
 
-// sealMessage is what an Ed25519 signature signs.
-func sealMessage(seal Hash) []byte {
-	return append([]byte(sealContext), seal[:]...)
+// sealMessage is what an Ed25519 signature of a recording of the given
+// version signs.
+func sealMessage(version uint16, seal Hash) []byte {
+	m := append([]byte(sealContext), seal[:]...)
+	m[len("wsrec seal v")] = byte('0' + version)
+	return m
 }

@@ -1,14 +1,17 @@
 package format
 
 import (
+	"crypto/cipher"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sort"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -22,6 +25,12 @@ type ReaderOptions struct {
 	// also the zstd decoder's memory and window limit. Zero means the larger
 	// of MaxChunkSize and MaxRecordSize, plus a record header.
 	MaxChunkSize int64
+	// Identities open an encrypted recording: one of them must match one
+	// of its recipients. Zero (nil) means an encrypted recording's
+	// records and secret metadata cannot be read (Next and Seek return
+	// ErrNoIdentity); its summary and Verify still work. A recording in the
+	// clear ignores them.
+	Identities []age.Identity
 }
 
 // maxTrailerSize bounds the trailer frame a Reader loads (1.6 million
@@ -47,6 +56,9 @@ type Reader struct {
 	header    Header
 	headerEnd int64
 	dec       *zstd.Decoder
+	chain0    Hash        // chain value of the header frame
+	aead      cipher.AEAD // an encrypted recording's, when an identity opened it
+	keyErr    error       // why an encrypted recording's chunks cannot be read
 
 	tr     *trailer // nil when the file is not sealed
 	trErr  error    // why a trailer the file claims could not be used
@@ -62,6 +74,9 @@ type Reader struct {
 	pos      int
 	left     uint32 // records of cur not yet returned
 	zbuf     []byte
+	pbuf     []byte // decrypted zstd frames
+	prev     Hash   // version 2: chain value of the chunk before r.next
+	hasher   hashState
 	lastTime time.Duration
 	err      error // sticky corruption
 	closed   bool
@@ -92,7 +107,8 @@ func Open(name string, opts ReaderOptions) (*Reader, error) {
 // recording, ErrTruncated when the data ends inside the header, an error
 // wrapping ErrVersion for a newer format, and a *CorruptError for a damaged
 // header. A missing or damaged trailer is not an error: the recording is
-// then read as unsealed.
+// then read as unsealed. For an encrypted recording and identities in opts
+// that do not open it, it returns an error wrapping ErrWrongIdentity.
 func NewReader(ra io.ReaderAt, size int64, opts ReaderOptions) (*Reader, error) {
 	r := &Reader{ra: ra, size: size, maxRecord: opts.MaxRecordSize, maxChunk: opts.MaxChunkSize, tail: -1}
 	if r.maxRecord <= 0 {
@@ -127,16 +143,72 @@ func NewReader(ra io.ReaderAt, size int64, opts ReaderOptions) (*Reader, error) 
 	if _, err := ra.ReadAt(p, frameHeaderSize); err != nil {
 		return nil, fmt.Errorf("format: read header: %w", err)
 	}
-	if r.header, err = parseHeader(p); err != nil {
+	hdr, hc, err := parseHeader(p)
+	if err != nil {
+		if errors.Is(err, ErrVersion) {
+			return nil, err
+		}
 		return nil, &CorruptError{Offset: 0, Chunk: -1, Err: err}
 	}
+	r.header = hdr
 	r.headerEnd = frameHeaderSize + psize
 	r.next = r.headerEnd
+	r.chain0 = hdr.ChainHash.sum(append(fh[:frameHeaderSize:frameHeaderSize], p...))
+	r.prev = r.chain0
+	r.hasher.alg = hdr.ChainHash
+	if hc != nil {
+		if err := r.openKey(hc, opts.Identities); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.readTrailer(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
+
+// openKey unwraps an encrypted recording's data key with identities and
+// adds the secret metadata to the header. Without identities it notes
+// ErrNoIdentity for Next.
+func (r *Reader) openKey(hc *headerCrypt, identities []age.Identity) error {
+	key, err := unwrapKey(hc.Wrapped, identities)
+	if err == ErrNoIdentity {
+		r.keyErr = err
+		return nil
+	}
+	if err != nil {
+		if errors.Is(err, ErrWrongIdentity) {
+			return err
+		}
+		return &CorruptError{Offset: 0, Chunk: -1, Err: fmt.Errorf("header: %w", err)}
+	}
+	if r.aead, err = newAEAD(r.header.Cipher, key); err != nil {
+		return err
+	}
+	plain, err := r.aead.Open(nil, nonce(metaNonceSeq), hc.Secret, hc.AD)
+	if err != nil {
+		return &CorruptError{Offset: 0, Chunk: -1, Err: fmt.Errorf("header: sealed metadata: %w", err)}
+	}
+	secret, rest, err := parseMeta(plain)
+	if err == nil && len(rest) != 0 {
+		err = fmt.Errorf("%d bytes after the metadata", len(rest))
+	}
+	if err != nil {
+		return &CorruptError{Offset: 0, Chunk: -1, Err: fmt.Errorf("header: sealed metadata: %w", err)}
+	}
+	for k, v := range secret {
+		if _, dup := r.header.Meta[k]; dup {
+			return &CorruptError{Offset: 0, Chunk: -1, Err: fmt.Errorf("header: metadata key %q both clear and sealed", k)}
+		}
+		r.header.Meta[k] = v
+	}
+	return nil
+}
+
+// Encrypted reports whether the recording is encrypted, and if so why its
+// records cannot be read: nil when an identity opened it, ErrNoIdentity
+// when none was given.
+func (r *Reader) Encrypted() (bool, error) { return r.header.Cipher != NoCipher, r.keyErr }
 
 // readAtMost reads up to len(b) bytes at off of a source of the given size.
 func readAtMost(ra io.ReaderAt, b []byte, off, size int64) (int, error) {
@@ -234,6 +306,9 @@ func (r *Reader) Next() (Record, error) {
 		return Record{}, ErrClosed
 	}
 	for r.left == 0 {
+		if r.keyErr != nil {
+			return Record{}, r.keyErr
+		}
 		if r.err != nil {
 			return Record{}, r.err
 		}
@@ -283,17 +358,20 @@ func (r *Reader) loadNext() error {
 	if c.First < r.lastTime {
 		return r.corrupt(&c, fmt.Errorf("chunk starts at %v, before the previous record at %v", c.First, r.lastTime))
 	}
-	if err := r.load(&c); err != nil {
+	if err := r.load(&c, r.prev, r.next); err != nil {
 		return err
 	}
 	r.next = c.end()
+	r.prev = c.Chain
 	r.seq++
 	return nil
 }
 
-// load decompresses chunk c and makes it the current chunk.
-func (r *Reader) load(c *chunkInfo) error {
-	if int64(c.Uncompressed) > r.maxChunk || int64(c.Compressed) > compressBound(r.maxChunk) {
+// load decompresses chunk c and makes it the current chunk. For version
+// 2 it first checks c's chain value: prev is the chain value before c, and
+// from the end of the chunk before it (or of the header).
+func (r *Reader) load(c *chunkInfo, prev Hash, from int64) error {
+	if int64(c.Uncompressed) > r.maxChunk || int64(c.Compressed) > compressBound(r.maxChunk)+frameHeaderSize+aeadTagSize {
 		return r.corrupt(c, fmt.Errorf("%w: chunk of %d bytes, %d compressed (limit %d)", ErrTooLarge, c.Uncompressed, c.Compressed, r.maxChunk))
 	}
 	if cap(r.zbuf) < int(c.Compressed) {
@@ -303,12 +381,86 @@ func (r *Reader) load(c *chunkInfo) error {
 	if err := r.readFull(z, c.Offset+chunkFrameSize); err != nil {
 		return err
 	}
-	data, err := r.decompress(c, z, &r.dbuf)
+	if r.header.Version >= 2 {
+		h := r.hasher.get()
+		h.Write(prev[:])
+		if err := r.hashSpan(h, from, c.Offset); err != nil {
+			return err
+		}
+		var b [chunkFrameSize]byte
+		putChunkFrame(b[:], c)
+		h.Write(b[:chainFieldOffset])
+		h.Write(z)
+		var got Hash
+		if h.Sum(got[:0]); got != c.Chain {
+			return r.corrupt(c, errChainMismatch)
+		}
+	}
+	data, err := r.decode(c, z, &r.dbuf)
 	if err != nil {
 		return err
 	}
 	r.data, r.cur, r.pos, r.left = data, *c, 0, c.Records
 	r.lastTime = c.Last
+	return nil
+}
+
+var errChainMismatch = errors.New("hash chain mismatch")
+
+// hashState is a hash of a recording's chain algorithm, made on first use.
+type hashState struct {
+	alg HashAlgorithm
+	h   hash.Hash
+}
+
+// get returns the hash, reset.
+func (s *hashState) get() hash.Hash {
+	if s.h == nil {
+		s.h = s.alg.new()
+	}
+	s.h.Reset()
+	return s.h
+}
+
+// hashSpan adds the file bytes [from, to) to h.
+func (r *Reader) hashSpan(h hash.Hash, from, to int64) error {
+	if from >= to {
+		return nil
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(r.ra, from, to-from)); err != nil {
+		return fmt.Errorf("format: read at %d: %w", from, err)
+	}
+	return nil
+}
+
+// decode decrypts the data frame z of chunk c, if the recording is
+// encrypted, and decompresses it (see decompress).
+func (r *Reader) decode(c *chunkInfo, z []byte, buf *[]byte) ([]byte, error) {
+	if r.header.Cipher == NoCipher {
+		return r.decompress(c, z, buf)
+	}
+	if err := checkSealedFrame(z); err != nil {
+		return nil, r.corrupt(c, err)
+	}
+	if r.aead == nil {
+		return nil, r.keyErr
+	}
+	var b [chunkFrameSize]byte
+	putChunkFrame(b[:], c)
+	frame, err := r.aead.Open(r.pbuf[:0], nonce(uint64(c.Seq)), z[frameHeaderSize:], b[frameHeaderSize:chainFieldOffset])
+	if err != nil {
+		return nil, r.corrupt(c, fmt.Errorf("decrypt: %w", err))
+	}
+	r.pbuf = frame
+	return r.decompress(c, frame, buf)
+}
+
+// checkSealedFrame checks the envelope of an encrypted chunk's data: a
+// skippable frame that fills it, holding at least a tag.
+func checkSealedFrame(z []byte) error {
+	if len(z) < frameHeaderSize+aeadTagSize || le.Uint32(z) != encMagic || int(le.Uint32(z[4:])) != len(z)-frameHeaderSize {
+		return errors.New("chunk is not a sealed frame")
+	}
 	return nil
 }
 
@@ -486,21 +638,30 @@ func (r *Reader) Seek(t time.Duration) error {
 	if err != nil {
 		return err
 	}
+	if r.keyErr != nil {
+		return r.keyErr
+	}
 	i := sort.Search(len(chunks), func(i int) bool { return chunks[i].Last >= t })
 	r.err, r.left, r.lastTime = nil, 0, 0
-	// The index's times chose the chunk: the one before must end before
-	// t as its header says too, or a damaged trailer would skip records.
+	// The chain value and end of the chunk before chunk i. The index's
+	// times chose the chunk: the one before must end before t as its
+	// header says too, or a damaged trailer would skip records.
+	prev, from := r.chain0, r.headerEnd
 	if i > 0 {
 		if _, err := r.indexed(chunks, i-1); err != nil {
 			r.err = err
 			return err
 		}
+		from = chunks[i-1].end()
+		if r.header.Version >= 2 {
+			if err := r.readFull(prev[:], chunks[i-1].Offset+chainFieldOffset); err != nil {
+				return err
+			}
+		}
 	}
 	if i == len(chunks) {
-		r.seq = len(chunks)
-		r.next = r.headerEnd
+		r.seq, r.next, r.prev = len(chunks), from, prev
 		if len(chunks) > 0 {
-			r.next = chunks[i-1].end()
 			r.lastTime = chunks[i-1].Last
 		}
 		return nil
@@ -510,11 +671,11 @@ func (r *Reader) Seek(t time.Duration) error {
 		r.err = err
 		return err
 	}
-	if err := r.load(&c); err != nil {
+	if err := r.load(&c, prev, from); err != nil {
 		r.err = err
 		return err
 	}
-	r.next, r.seq = c.end(), i+1
+	r.next, r.seq, r.prev = c.end(), i+1, c.Chain
 	// Skip the chunk's records before t.
 	for r.left > 0 && le.Uint64(r.data[r.pos+2:]) < uint64(t) {
 		r.pos += recordHeaderSize + int(le.Uint32(r.data[r.pos+10:]))
@@ -603,7 +764,7 @@ func (r *Reader) Close() error {
 	if r.dec != nil {
 		r.dec.Close()
 	}
-	r.data, r.dbuf, r.zbuf = nil, nil, nil
+	r.data, r.dbuf, r.zbuf, r.pbuf = nil, nil, nil, nil
 	if r.file != nil {
 		return r.file.Close()
 	}

@@ -3,7 +3,6 @@ package format
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -72,12 +71,19 @@ type Verification struct {
 	// valid recording its final chain value, which the next part's
 	// Header.PrevChain carries.
 	Chain Hash
+	// Encrypted reports an encrypted recording. Its chain, seal and
+	// signature cover the ciphertext and are checked without a key;
+	// Decrypted reports that an identity opened it, so that every chunk was
+	// also decrypted and its records checked against its header.
+	Encrypted, Decrypted bool
 }
 
 // Verify reads the whole file and checks the hash chain of every chunk, the
 // records in them, the trailer's index and totals, the seal and the
-// signature. It returns an error only when the file cannot be read; damage
-// is reported in the Verification.
+// signature. For an encrypted recording without an identity it checks
+// everything but the records (see Verification.Decrypted). It returns an
+// error only when the file cannot be read; damage is reported in the
+// Verification.
 func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 	if r.closed {
 		return Verification{}, ErrClosed
@@ -88,7 +94,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		seen    []chunkInfo
 		data    []byte
 		buf     []byte
-		h       = sha256.New()
+		h       = r.header.ChainHash.new()
 		off     = r.headerEnd
 		pending = off // start of bytes not yet covered by a chain value
 	)
@@ -97,23 +103,15 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		v.Problem = &CorruptError{Offset: at, Chunk: chunk, Err: err}
 		return v, nil
 	}
-	hdr := make([]byte, r.headerEnd)
-	if err := r.readFull(hdr, 0); err != nil {
-		return v, err
-	}
-	chain := Hash(sha256.Sum256(hdr))
+	v.Encrypted = r.header.Cipher != NoCipher
+	v.Decrypted = v.Encrypted && r.aead != nil
+	chain := r.chain0
 	v.Chain = chain
 	_, claimsSeal, err := r.claimsSeal()
 	if err != nil {
 		return v, err
 	}
-	// hashSpan adds the file bytes [from, to) to h.
-	hashSpan := func(from, to int64) error {
-		if _, err := io.Copy(h, io.NewSectionReader(r.ra, from, to-from)); err != nil {
-			return fmt.Errorf("format: read at %d: %w", from, err)
-		}
-		return nil
-	}
+	maxData := compressBound(r.maxChunk) + frameHeaderSize + aeadTagSize
 	for {
 		c, stop, err := r.chunkAt(off, len(seen))
 		if err == errCut || err == io.EOF && stop == r.size {
@@ -135,10 +133,10 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		if err != nil {
 			return v, err
 		}
-		if cap(buf) < int(c.end()-c.Offset) && int64(c.Compressed) <= compressBound(r.maxChunk) {
+		if cap(buf) < int(c.end()-c.Offset) && int64(c.Compressed) <= maxData {
 			buf = make([]byte, c.end()-c.Offset)
 		}
-		if int64(c.Compressed) > compressBound(r.maxChunk) {
+		if int64(c.Compressed) > maxData {
 			return tampered(int(c.Seq), c.Offset, fmt.Errorf("%w: chunk of %d compressed bytes", ErrTooLarge, c.Compressed))
 		}
 		b := buf[:c.end()-c.Offset]
@@ -147,7 +145,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		}
 		h.Reset()
 		h.Write(chain[:])
-		if err := hashSpan(pending, c.Offset); err != nil {
+		if err := r.hashSpan(h, pending, c.Offset); err != nil {
 			return v, err
 		}
 		h.Write(b[:chainFieldOffset])
@@ -160,7 +158,12 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		if c.First < t.End {
 			return tampered(int(c.Seq), c.Offset, errTimeOrder)
 		}
-		if _, err = r.decompress(&c, b[chunkFrameSize:], &data); err != nil {
+		if v.Encrypted && !v.Decrypted {
+			err = checkSealedFrame(b[chunkFrameSize:])
+			if err != nil {
+				return tampered(int(c.Seq), c.Offset, err)
+			}
+		} else if _, err = r.decode(&c, b[chunkFrameSize:], &data); err != nil {
 			if errors.As(err, &ce) {
 				v.Status, v.Problem = Tampered, ce
 				return v, nil
@@ -217,7 +220,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 		sealAt -= signatureSize
 	}
 	h.Reset()
-	if err := hashSpan(pending, sealAt); err != nil {
+	if err := r.hashSpan(h, pending, sealAt); err != nil {
 		return v, err
 	}
 	var seal Hash
@@ -232,7 +235,7 @@ func (r *Reader) Verify(opts VerifyOptions) (Verification, error) {
 	case !v.Signed && opts.PublicKey != nil:
 		v.Status = SignatureMissing
 	case !v.Signed:
-	case !ed25519.Verify(tr.PublicKey, sealMessage(seal), tr.Signature):
+	case !ed25519.Verify(tr.PublicKey, sealMessage(r.header.Version, seal), tr.Signature):
 		v.Status = SignatureInvalid
 		v.Problem = &CorruptError{Offset: sealAt + hashSize, Chunk: -1, Err: errors.New("signature does not verify")}
 	case opts.PublicKey != nil && !bytes.Equal(opts.PublicKey, tr.PublicKey):

@@ -1,14 +1,16 @@
 package format
 
 import (
+	"crypto/cipher"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -35,13 +37,30 @@ type WriterOptions struct {
 	// Encoder, if not nil, compresses the chunks instead of an encoder of
 	// the Writer's own; many Writers may share one, since
 	// zstd.Encoder.EncodeAll is safe for concurrent use. Level is then
-	// ignored. Zero means a private encoder at Level.
+	// ignored. Make it with NewEncoder. Zero means a private encoder at
+	// Level. A version 1 Writer ignores it: version 1 chunks carry zstd's
+	// content checksum, which NewEncoder's encoders leave out.
 	Encoder *zstd.Encoder
 	// MaxRecordSize is the largest payload Write accepts. Zero means
 	// DefaultMaxRecordSize; at most 1 GiB.
 	MaxRecordSize int
 	// SignKey, if not nil, signs the seal with Ed25519. Zero means unsigned.
 	SignKey ed25519.PrivateKey
+	// Version is the format version written, 1 or 2. Zero means Version
+	// (2). Version 1, kept for tests and for tools that must feed old
+	// readers, has no Hash choice and no encryption.
+	Version int
+	// Hash is the chain hash of a version 2 recording. Zero means
+	// DefaultHash (BLAKE3).
+	Hash HashAlgorithm
+	// Recipients, if any, encrypt the recording to these age recipients
+	// (SPEC.md, "Encryption"): any one of their identities reads it. Zero
+	// (nil) means the recording is in the clear.
+	Recipients []age.Recipient
+	// PublicMeta lists the metadata keys an encrypted recording keeps in
+	// the clear. Nil means DefaultPublicMeta; an empty slice encrypts all
+	// metadata.
+	PublicMeta []string
 }
 
 // NewEncoder returns a zstd encoder configured as the Writer configures its
@@ -49,14 +68,20 @@ type WriterOptions struct {
 // level means DefaultLevel; concurrency is how many chunks it compresses at
 // once (0: GOMAXPROCS).
 func NewEncoder(level zstd.EncoderLevel, concurrency int) (*zstd.Encoder, error) {
+	return newEncoder(level, concurrency, false)
+}
+
+// newEncoder returns an encoder for version 2 chunks, or with crc for
+// version 1 chunks, which carry zstd's content checksum.
+func newEncoder(level zstd.EncoderLevel, concurrency int, crc bool) (*zstd.Encoder, error) {
 	if level == 0 {
 		level = DefaultLevel
 	}
-	// The content checksum costs about a tenth of a recording proxy's CPU
-	// (xxhash over every uncompressed byte), but it is what lets a reader
-	// that does not verify the hash chain (Next, Seek) notice a damaged
-	// chunk: without it most flipped bits decompress to wrong records.
-	opts := []zstd.EOption{zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(true)}
+	// Version 2 leaves out zstd's content checksum, which cost about a
+	// tenth of a recording proxy's CPU (xxhash over every uncompressed
+	// byte): a version 2 reader checks each chunk's chain value as it
+	// loads it, which catches all that the checksum would.
+	opts := []zstd.EOption{zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(crc)}
 	if concurrency > 0 {
 		opts = append(opts, zstd.WithEncoderConcurrency(concurrency))
 	}
@@ -82,10 +107,14 @@ type Writer struct {
 	interval  time.Duration
 	signKey   ed25519.PrivateKey
 	timer     *time.Timer
+	version   uint16
+	hashAlg   HashAlgorithm
 	hasher    hash.Hash
+	aead      cipher.AEAD // nil in the clear
 
 	buf    []byte      // records of the open chunk, uncompressed
 	out    []byte      // chunk header frame and compressed chunk
+	sample []byte      // compressed samples, see compressible
 	cur    chunkInfo   // counts of the open chunk
 	index  []chunkInfo // written chunks
 	totals totals
@@ -109,7 +138,8 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 		interval:  opts.FlushInterval,
 		signKey:   opts.SignKey,
 		enc:       opts.Encoder,
-		hasher:    sha256.New(),
+		version:   uint16(opts.Version),
+		hashAlg:   opts.Hash,
 	}
 	if fw.chunkSize == 0 {
 		fw.chunkSize = DefaultChunkSize
@@ -120,6 +150,15 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 	if fw.interval == 0 {
 		fw.interval = DefaultFlushInterval
 	}
+	if fw.version == 0 {
+		fw.version = Version
+	}
+	if fw.hashAlg == 0 {
+		fw.hashAlg = DefaultHash
+		if fw.version == 1 {
+			fw.hashAlg = SHA256
+		}
+	}
 	switch {
 	case fw.chunkSize < 0 || fw.chunkSize > MaxChunkSize:
 		return nil, fmt.Errorf("%w: chunk size %d (1 to %d)", ErrInvalid, fw.chunkSize, MaxChunkSize)
@@ -127,7 +166,14 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("%w: maximum record size %d (1 to %d)", ErrInvalid, fw.maxRecord, maxRecordLimit)
 	case fw.signKey != nil && len(fw.signKey) != ed25519.PrivateKeySize:
 		return nil, fmt.Errorf("%w: Ed25519 private key of %d bytes", ErrInvalid, len(fw.signKey))
+	case opts.Version < 0 || opts.Version > Version:
+		return nil, fmt.Errorf("%w: format version %d (1 to %d)", ErrInvalid, opts.Version, Version)
+	case !fw.hashAlg.known() || fw.version == 1 && fw.hashAlg != SHA256:
+		return nil, fmt.Errorf("%w: chain hash %v for version %d", ErrInvalid, fw.hashAlg, fw.version)
+	case fw.version == 1 && len(opts.Recipients) > 0:
+		return nil, fmt.Errorf("%w: encryption needs format version 2", ErrInvalid)
 	}
+	fw.hasher = fw.hashAlg.new()
 	if h.SessionID == (SessionID{}) {
 		h.SessionID = NewSessionID()
 	}
@@ -135,13 +181,41 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 		h.Start = time.Now()
 	}
 	h.Start = h.Start.Round(0).UTC()
-	h.Version = Version
-	hdr, err := appendHeader(nil, &h)
+	h.Version, h.ChainHash, h.Cipher = fw.version, fw.hashAlg, NoCipher
+	written := h // what the file holds in the clear
+	var (
+		wrapped []byte
+		seal    func(ad []byte) []byte
+	)
+	if len(opts.Recipients) > 0 {
+		key, wk, err := wrapKey(opts.Recipients)
+		if err != nil {
+			return nil, err
+		}
+		if fw.aead, err = newAEAD(AES256GCM, key); err != nil {
+			return nil, err
+		}
+		h.Cipher, written.Cipher = AES256GCM, AES256GCM
+		public := opts.PublicMeta
+		if public == nil {
+			public = DefaultPublicMeta
+		}
+		var secret map[string]string
+		written.Meta, secret = splitMeta(h.Meta, public)
+		if err := validateMeta(secret); err != nil {
+			return nil, err
+		}
+		wrapped = wk
+		seal = func(ad []byte) []byte {
+			return fw.aead.Seal(nil, nonce(metaNonceSeq), appendMeta(nil, secret), ad)
+		}
+	}
+	hdr, err := appendHeader(nil, &written, wrapped, seal)
 	if err != nil {
 		return nil, err
 	}
-	if fw.enc == nil {
-		if fw.enc, err = NewEncoder(opts.Level, 1); err != nil {
+	if fw.enc == nil || fw.version == 1 {
+		if fw.enc, err = newEncoder(opts.Level, 1, fw.version == 1); err != nil {
 			return nil, fmt.Errorf("format: zstd encoder: %w", err)
 		}
 		fw.ownEnc = true
@@ -151,7 +225,7 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("format: write header: %w", err)
 	}
 	fw.header = h
-	fw.chain = sha256.Sum256(hdr)
+	fw.chain = fw.hashAlg.sum(hdr)
 	fw.off = int64(len(hdr))
 	if fw.interval > 0 {
 		fw.timer = time.AfterFunc(time.Hour, fw.flushDue)
@@ -272,11 +346,11 @@ func (w *Writer) Close() error {
 	t := trailer{Offset: w.off, Totals: w.totals, Index: w.index, Chain: w.chain}
 	signed := w.signKey != nil
 	b := appendTrailerBody(w.out[:0], &t, signed)
-	seal := Hash(sha256.Sum256(b))
+	seal := w.hashAlg.sum(b)
 	b = append(b, seal[:]...)
 	if signed {
 		b = append(b, w.signKey.Public().(ed25519.PublicKey)...)
-		b = append(b, ed25519.Sign(w.signKey, sealMessage(seal))...)
+		b = append(b, ed25519.Sign(w.signKey, sealMessage(w.version, seal))...)
 	}
 	b = appendLocator(b, len(b)+locatorSize)
 	if _, err := w.w.Write(b); err != nil {
@@ -322,7 +396,9 @@ func (w *Writer) flushDue() {
 // timer ended a chunk.
 const keptBuffer = 64 << 10
 
-// flushLocked compresses the open chunk and writes it with its header frame.
+// flushLocked compresses the open chunk, or stores it raw if it does not
+// compress, encrypts it for an encrypted recording, and writes it with its
+// header frame in one write.
 func (w *Writer) flushLocked() error {
 	if w.cur.Records == 0 {
 		return nil
@@ -334,28 +410,100 @@ func (w *Writer) flushLocked() error {
 	c.Offset = w.off
 	c.Seq = uint32(len(w.index))
 	c.Uncompressed = uint32(len(w.buf))
-	if cap(w.out) < chunkFrameSize {
-		w.out = make([]byte, 0, chunkFrameSize+len(w.buf))
+	pre := chunkFrameSize // where the zstd frame starts
+	if w.aead != nil {
+		pre += frameHeaderSize
 	}
-	w.out = w.enc.EncodeAll(w.buf, w.out[:chunkFrameSize])
-	c.Compressed = uint32(len(w.out) - chunkFrameSize)
-	putChunkFrame(w.out, c)
+	if need := pre + int(compressBound(int64(len(w.buf)))) + aeadTagSize; cap(w.out) < need {
+		w.out = make([]byte, 0, need)
+	}
+	out := w.out[:pre]
+	if w.version == 1 || w.compressible(w.buf) {
+		out = w.enc.EncodeAll(w.buf, out)
+	} else {
+		out = appendRawFrame(out, w.buf)
+	}
+	if w.aead != nil {
+		frame := out[pre:]
+		c.Compressed = uint32(frameHeaderSize + len(frame) + aeadTagSize)
+		putChunkFrame(out, c)
+		out = slices.Grow(out, aeadTagSize)
+		frame = out[pre:]
+		ad := out[frameHeaderSize : frameHeaderSize+chunkADSize]
+		out = out[:len(out)+aeadTagSize]
+		w.aead.Seal(frame[:0], nonce(uint64(c.Seq)), frame, ad)
+		le.PutUint32(out[chunkFrameSize:], encMagic)
+		le.PutUint32(out[chunkFrameSize+4:], uint32(len(frame)+aeadTagSize))
+	} else {
+		c.Compressed = uint32(len(out) - chunkFrameSize)
+		putChunkFrame(out, c)
+	}
+	w.out = out
 	h := w.hasher
 	h.Reset()
 	h.Write(w.chain[:])
-	h.Write(w.out[:chainFieldOffset])
-	h.Write(w.out[chainFieldOffset+hashSize:])
+	h.Write(out[:chainFieldOffset])
+	h.Write(out[chainFieldOffset+hashSize:])
 	h.Sum(c.Chain[:0])
-	copy(w.out[chainFieldOffset:], c.Chain[:])
-	if _, err := w.w.Write(w.out); err != nil {
+	copy(out[chainFieldOffset:], c.Chain[:])
+	if _, err := w.w.Write(out); err != nil {
 		w.err = fmt.Errorf("format: write chunk %d: %w", c.Seq, err)
 		return w.err
 	}
-	w.off += int64(len(w.out))
+	w.off += int64(len(out))
 	w.chain = c.Chain
 	w.totals.add(c)
 	w.index = append(w.index, *c)
 	w.cur = chunkInfo{}
 	w.buf = w.buf[:0]
 	return nil
+}
+
+// Incompressible chunks (encrypted or already compressed payloads, as VNC's
+// Tight, ZRLE and JPEG updates are) are stored raw instead of compressed:
+// compressing samples of a chunk costs a few percent of compressing it all.
+const (
+	sampleSize     = 4 << 10
+	samples        = 4
+	minSampledSize = 4 * samples * sampleSize // smaller chunks are compressed
+)
+
+// compressible reports whether zstd is worth running on b: whether
+// samples of it shrink by at least an eighth.
+func (w *Writer) compressible(b []byte) bool {
+	if len(b) < minSampledSize {
+		return true
+	}
+	in, out := 0, 0
+	step := (len(b) - sampleSize) / (samples - 1)
+	for i := range samples {
+		s := b[i*step : i*step+sampleSize]
+		w.sample = w.enc.EncodeAll(s, w.sample[:0])
+		in += len(s)
+		out += len(w.sample)
+	}
+	return out*8 < in*7
+}
+
+// appendRawFrame appends a zstd frame (RFC 8878) that stores data in raw
+// blocks: a single-segment frame header with a 4-byte content size and no
+// checksum, then blocks of at most 128 KiB.
+func appendRawFrame(b, data []byte) []byte {
+	const maxBlock = 128 << 10
+	b = le.AppendUint32(b, zstdFrameMagic)
+	b = append(b, 0xA0) // frame header descriptor: 4-byte content size, single segment
+	b = le.AppendUint32(b, uint32(len(data)))
+	for {
+		n := min(len(data), maxBlock)
+		bh := uint32(n) << 3 // block type 0: raw
+		if n == len(data) {
+			bh |= 1 // last block
+		}
+		b = append(b, byte(bh), byte(bh>>8), byte(bh>>16))
+		b = append(b, data[:n]...)
+		data = data[n:]
+		if len(data) == 0 {
+			return b
+		}
+	}
 }

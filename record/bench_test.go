@@ -112,3 +112,27 @@ func byteSize(n int) string {
 	}
 	return strconv.Itoa(n) + "B"
 }
+
+// BenchmarkSession measures what recording costs a short session: Start
+// (file created, header written), one small message each way, Close
+// (trailer written, file synced and closed), one session at a time.
+func BenchmarkSession(b *testing.B) {
+	rec, err := record.New(record.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rec.Close()
+	msg := []byte("RFB 003.008\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := rec.Start(format.Header{Meta: map[string]string{format.MetaClient: "127.0.0.1:1"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Frame(format.TargetToClient, format.Binary, 1, msg)
+		s.Frame(format.ClientToTarget, format.Binary, 2, msg)
+		if err := s.Close(3, format.CloseInfo{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

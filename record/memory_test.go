@@ -57,7 +57,9 @@ func TestIdleSessionMemory(t *testing.T) {
 		open = append(open, start(byte(i+1)))
 	}
 	time.Sleep(10 * flush) // every session's last chunk ended by the timer
-	per := (int64(heap()) - int64(before)) / sessions
+	after := heap()
+	t.Logf("before %d after %d", before, after)
+	per := (int64(after) - int64(before)) / sessions
 	t.Logf("%d idle recorded sessions after a %d-byte burst each: %d bytes of heap each", sessions, burst, per)
 	if per > 64<<10 {
 		t.Errorf("an idle recorded session holds %d bytes of heap, want at most 64 KiB", per)

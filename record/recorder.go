@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
+
 	"github.com/wsproxy/wsproxy/format"
 )
 
@@ -74,6 +76,14 @@ type Options struct {
 	FlushInterval time.Duration
 	// SignKey signs each wsrec part's seal. Zero (nil) means unsigned.
 	SignKey ed25519.PrivateKey
+	// Recipients, if any, encrypt each wsrec part to these age recipients
+	// (format/SPEC.md, "Encryption"); each part has its own data key, so
+	// changing the list changes the next parts only. Zero (nil) means
+	// recordings in the clear.
+	Recipients []age.Recipient
+	// PublicMeta lists the metadata keys an encrypted recording keeps in
+	// the clear. Nil means format.DefaultPublicMeta.
+	PublicMeta []string
 	// MaxSize starts a new part when a file reaches this many bytes (wsrec
 	// only); a part may exceed it by one chunk, a quarter of MaxSize or
 	// 1 MiB, whichever is smaller. Zero means no limit.
@@ -102,6 +112,11 @@ type Recorder struct {
 	stats    counters // see stats.go
 
 	queues sync.Pool // *queue, see Session
+
+	syncMu     sync.Mutex    // held while a file is handed to syncLoop
+	syncs      chan syncJob  // sealed files to sync and close, see syncLoop; nil until the first
+	synced     chan struct{} // closed when syncLoop has returned
+	syncClosed bool          // Close has stopped syncLoop
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -154,6 +169,9 @@ func New(opts Options) (*Recorder, error) {
 	if opts.SignKey != nil && opts.Format != FormatWsrec {
 		return nil, errors.New("record: signing needs the wsrec format")
 	}
+	if len(opts.Recipients) > 0 && opts.Format != FormatWsrec {
+		return nil, errors.New("record: encryption needs the wsrec format")
+	}
 	r := &Recorder{opts: opts, log: opts.Logger, sessions: map[*Session]struct{}{}, openFile: openOSFile}
 	r.queues.New = func() any { return new(queue) }
 	if r.log == nil {
@@ -200,7 +218,7 @@ func openOSFile(dir *os.Root, name string, flag int, perm fs.FileMode) (file, er
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
-	return f, nil
+	return newStreamFile(f), nil
 }
 
 // ErrUnsafePath is returned (wrapped) by Start when a directory element of a
@@ -389,14 +407,69 @@ func (r *Recorder) Close() error {
 		}
 	}
 	// Every session has now finished writing (Session.Close waits), and
-	// Start refuses new ones: the shared encoder is free.
+	// Start refuses new ones: the shared encoder is free, and no file
+	// comes to be synced any more.
 	r.mu.Lock()
 	if r.enc != nil {
 		r.enc.Close()
 		r.enc = nil
 	}
 	r.mu.Unlock()
+	r.syncMu.Lock()
+	r.syncClosed = true
+	syncs := r.syncs
+	r.syncMu.Unlock()
+	if syncs != nil {
+		close(syncs)
+		<-r.synced
+	}
 	return first
+}
+
+// syncJob is a sealed file for syncLoop.
+type syncJob struct {
+	f    file
+	name string
+}
+
+// syncer returns the function a sink calls with its file, named name,
+// once sealed: the file is synced and closed by the Recorder's syncLoop,
+// off the session's path. A session's end thus costs it no fsync, and the
+// fsyncs of sessions that end together share the file system's journal
+// commits. Close waits for every file to be synced. A failure is logged
+// and counted in Stats.Errors; the file stays as written.
+func (r *Recorder) syncer(name string) func(file) {
+	return func(f file) {
+		r.syncMu.Lock()
+		defer r.syncMu.Unlock()
+		if r.syncClosed { // no syncLoop any more: sync here
+			syncFile(r.log, syncJob{f, name})
+			return
+		}
+		if r.syncs == nil {
+			r.syncs, r.synced = make(chan syncJob, 256), make(chan struct{})
+			go r.syncLoop(r.syncs)
+		}
+		r.syncs <- syncJob{f, name}
+	}
+}
+
+// syncLoop syncs and closes the files sent to syncs until it is closed.
+func (r *Recorder) syncLoop(syncs <-chan syncJob) {
+	defer close(r.synced)
+	for j := range syncs {
+		syncFile(r.log, j)
+	}
+}
+
+func syncFile(log *slog.Logger, j syncJob) {
+	err := j.f.Sync()
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		log.Error("recording: sync", "file", j.name, "err", err)
+	}
 }
 
 func (r *Recorder) add(s *Session) error {

@@ -324,20 +324,22 @@ func (s *Session) open() error {
 	f, name := c.f, c.name
 	var sk sink
 	if s.r.opts.Format == FormatWebsockify {
-		sk = &websockifySink{f: f, w: websockify.NewWriter(f)}
+		sk = &websockifySink{f: f, w: websockify.NewWriter(f), done: s.r.syncer(name)}
 	} else {
 		w, err := format.NewWriter(f, h, format.WriterOptions{
 			ChunkSize:     s.r.chunkSize(),
 			FlushInterval: s.r.opts.FlushInterval,
 			Encoder:       s.r.enc,
 			SignKey:       s.r.opts.SignKey,
+			Recipients:    s.r.opts.Recipients,
+			PublicMeta:    s.r.opts.PublicMeta,
 		})
 		if err != nil {
 			f.Close()
 			c.done(true)
 			return err
 		}
-		sk = &wsrecSink{f: f, w: w}
+		sk = &wsrecSink{f: f, w: w, done: s.r.syncer(name)}
 	}
 	c.done(false)
 	s.sink, s.name = sk, name
@@ -353,15 +355,17 @@ type sink interface {
 	pending() (records, bytes uint64)
 	size() int64
 	chain() format.Hash
-	// close writes the end of the file (the seal), syncs and closes it.
+	// close writes the end of the file (the seal) and hands the file to
+	// the Recorder, which syncs and closes it.
 	close() error
 	// abandon closes a file after a write error, leaving it as it is.
 	abandon()
 }
 
 type wsrecSink struct {
-	f file
-	w *format.Writer
+	f    file
+	w    *format.Writer
+	done func(file) // syncs and closes f, see Recorder.syncer
 }
 
 func (k *wsrecSink) write(r format.Record) error { return k.w.Write(r) }
@@ -370,14 +374,12 @@ func (k *wsrecSink) pending() (uint64, uint64)   { return k.w.Pending() }
 func (k *wsrecSink) chain() format.Hash          { return k.w.Chain() }
 
 func (k *wsrecSink) close() error {
-	err := k.w.Close()
-	if err == nil {
-		err = k.f.Sync()
+	if err := k.w.Close(); err != nil {
+		k.f.Close()
+		return err
 	}
-	if cerr := k.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	k.done(k.f)
+	return nil
 }
 
 func (k *wsrecSink) abandon() {
@@ -388,9 +390,10 @@ func (k *wsrecSink) abandon() {
 // websockifySink writes websockify's text format, which holds messages
 // only: open, close and marker records are not written.
 type websockifySink struct {
-	f file
-	w *websockify.Writer
-	n int64
+	f    file
+	w    *websockify.Writer
+	n    int64
+	done func(file) // syncs and closes f, see Recorder.syncer
 }
 
 func (k *websockifySink) write(r format.Record) error {
@@ -410,14 +413,12 @@ func (k *websockifySink) pending() (uint64, uint64) { return 0, 0 }
 func (k *websockifySink) chain() format.Hash        { return format.Hash{} }
 
 func (k *websockifySink) close() error {
-	err := k.w.Close()
-	if err == nil {
-		err = k.f.Sync()
+	if err := k.w.Close(); err != nil {
+		k.f.Close()
+		return err
 	}
-	if cerr := k.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	k.done(k.f)
+	return nil
 }
 
 func (k *websockifySink) abandon() { k.f.Close() }

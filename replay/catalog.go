@@ -123,14 +123,22 @@ func newCatalog(paths []string, opts recfile.Options) (*catalog, error) {
 		}
 		if !fi.IsDir() {
 			// Fail now for a file that is not a recording at all.
+			// and for an encrypted one that no identity given opens.
 			src := source{path: p, name: filepath.Base(p)}
 			f, osf, err := c.open(entry{name: p, src: &src})
+			if err == nil {
+				if r := f.Reader(); r != nil {
+					if _, kerr := r.Encrypted(); kerr != nil {
+						err = fmt.Errorf("%s: %w", p, kerr)
+					}
+				}
+				f.Close()
+				osf.Close()
+			}
 			if err != nil {
 				c.close()
 				return nil, fmt.Errorf("replay: %w", err)
 			}
-			f.Close()
-			osf.Close()
 			c.sources = append(c.sources, src)
 			continue
 		}

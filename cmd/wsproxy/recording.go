@@ -16,6 +16,7 @@ import (
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 )
@@ -32,6 +33,9 @@ type recordFlags struct {
 	RecordMaxSize string        `env:"WSPROXY_RECORD_MAX_SIZE" placeholder:"SIZE" group:"Recording" help:"Continue a session's recording in a new part (NAME.part1.wsrec, …) when its file reaches SIZE bytes (suffixes K, M, G: powers of 1024). Default: no limit."`
 	RecordLevel   string        `env:"WSPROXY_RECORD_LEVEL" default:"fastest" enum:"fastest,default,better,best" group:"Recording" help:"zstd level of wsrec recordings: fastest (the default: half the CPU of zstd's default level, files a few percent larger), default, better or best."`
 	RecordPolicy  string        `env:"WSPROXY_RECORD_POLICY" default:"strict" enum:"strict,best-effort" group:"Recording" help:"When a recording cannot be written: strict closes the session (status 1011) so no traffic passes unrecorded; best-effort keeps it and marks the gap in the recording."`
+
+	RecordRecipient  []string `env:"WSPROXY_RECORD_RECIPIENT" placeholder:"KEY|FILE" group:"Recording" help:"Encrypt each recording to this age recipient (age1…), or to those listed in FILE (one a line, as age-keygen -y prints them); repeatable, comma-separated in the environment. Only their identities read the recordings; anyone can still verify them. Rotating keys needs only a new list."`
+	RecordPublicMeta []string `env:"WSPROXY_RECORD_PUBLIC_META" placeholder:"KEY,..." group:"Recording" help:"Metadata keys an encrypted recording keeps readable without an identity. Default: listen,program,hostname,subprotocol,tls.version,tls.cipher,source (client, user, token, target and the rest are encrypted); give none to encrypt them all."`
 }
 
 // enabled reports whether sessions are recorded.
@@ -66,6 +70,17 @@ func (f *recordFlags) validate() error {
 	if f.RecordFormat == "websockify" && (f.RecordSignKey != "" || f.RecordMaxSize != "") {
 		return errors.New("--record-sign-key and --record-max-size need --record-format wsrec: websockify's format has no seal and no parts")
 	}
+	if len(f.RecordRecipient) == 0 && f.RecordPublicMeta != nil {
+		return errors.New("--record-public-meta needs --record-recipient")
+	}
+	if len(f.RecordRecipient) > 0 {
+		switch {
+		case !f.enabled():
+			return errors.New("--record-recipient needs --record or --record-dir")
+		case f.RecordFormat == "websockify":
+			return errors.New("--record-recipient needs --record-format wsrec: websockify's format cannot be encrypted")
+		}
+	}
 	if _, err := parseSize(f.RecordMaxSize); err != nil {
 		return fmt.Errorf("--record-max-size: %w", err)
 	}
@@ -96,11 +111,34 @@ func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
 		}
 		opts.SignKey = key
 	}
+	if len(f.RecordRecipient) > 0 {
+		rs, err := format.ParseRecipients(f.RecordRecipient, regfile.ReadFile)
+		if err != nil {
+			return nil, &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--record-recipient: %w", err)}
+		}
+		opts.Recipients = rs
+		opts.PublicMeta = publicMeta(f.RecordPublicMeta)
+	}
 	rec, err := record.New(opts)
 	if err != nil {
 		return nil, &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	return rec, nil
+}
+
+// publicMeta turns --record-public-meta into record.Options.PublicMeta:
+// not given (nil) means the default; given empty, no key.
+func publicMeta(keys []string) []string {
+	if keys == nil {
+		return nil
+	}
+	out := []string{}
+	for _, k := range keys {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // parseSize parses "" (0), a number of bytes, or one with a K, M or G

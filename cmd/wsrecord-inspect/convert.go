@@ -21,6 +21,8 @@ import (
 )
 
 type convertCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	In      string   `arg:"" help:"The recording to convert (wsrec or websockify)."`
 	Output  string   `short:"o" required:"" help:"The file to write, or - for stdout." placeholder:"OUT"`
 	To      string   `enum:",wsrec,websockify,jsonl" default:"" help:"Output format: wsrec, websockify or jsonl. Default: wsrec for an OUT ending in .wsrec, jsonl for .jsonl." placeholder:"FORMAT"`
@@ -40,7 +42,10 @@ func (c *convertCmd) Help() string {
               binary message at its millisecond; a frame stamped before the
               previous one (websockify's clock went back) is kept at the
               previous time, after a marker saying so. From wsrec: the same
-              records, header and metadata, under a new hash chain.
+              records, header and metadata, under a new hash chain, in
+              the current format version: a version 1 recording comes out
+              as version 2. An encrypted recording needs --identity and
+              comes out in the clear.
   websockify  websockify's --record format, as websockify 0.10 and later
               write it and noVNC's playback page reads it: the messages only,
               in whole milliseconds, text messages as their bytes; the times
@@ -82,7 +87,7 @@ func (c *convertCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		key = k
 	}
-	r, err := openRecording(c.In)
+	r, err := c.read.open(c.In)
 	if err != nil {
 		return err
 	}

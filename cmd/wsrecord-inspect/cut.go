@@ -15,6 +15,8 @@ import (
 )
 
 type cutCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	File    string        `arg:"" help:"The recording to cut (wsrec or websockify)."`
 	From    time.Duration `help:"Start of the slice, included (an offset such as 90s or 1m30s)." placeholder:"TIME"`
 	To      time.Duration `help:"End of the slice, excluded; 0, the default, means the end of the recording." placeholder:"TIME"`
@@ -50,7 +52,7 @@ func (c *cutCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		key = k
 	}
-	r, err := openRecording(c.File)
+	r, err := c.read.open(c.File)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 )
 
 type dumpCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	File      string `arg:"" help:"The recording (wsrec or websockify)."`
 	selection `embed:""`
 	Output    string `short:"o" default:"-" help:"Write to this file instead of stdout." placeholder:"FILE"`
@@ -28,7 +30,7 @@ func (c *dumpCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if c.Output == "-" && isTerminal(kctx.Stdout) {
 		return errors.New("stdout is a terminal: redirect it, or give --output")
 	}
-	r, err := openRecording(c.File)
+	r, err := c.read.open(c.File)
 	if err != nil {
 		return err
 	}

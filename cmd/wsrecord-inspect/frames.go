@@ -15,6 +15,8 @@ import (
 )
 
 type framesCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	File      string `arg:"" help:"The recording (wsrec or websockify)."`
 	selection `embed:""`
 	Hex       bool `help:"Print each message's payload in full, as a hex dump (in JSON, as a hex string)."`
@@ -36,7 +38,7 @@ first record at or after --from (in JSON, index_after_seek instead of index).`
 func (c *framesCmd) Validate() error { return c.selection.validate() }
 
 func (c *framesCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	r, err := openRecording(c.File)
+	r, err := c.read.open(c.File)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ import (
 )
 
 type infoCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	Paths   []string `arg:"" name:"path" help:"Recordings, or directories to search for recordings (recursively)."`
 	JSON    bool     `name:"json" help:"Print JSON lines, one object per recording."`
 	Sort    string   `enum:"time,name,duration,size" default:"time" help:"Order of the rows: by start time (unknown last), file name, duration or file size (${enum})."`
@@ -151,7 +153,7 @@ func (c *infoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			row, err := summarize(ctx, name, kctx.Stderr)
+			row, err := summarize(ctx, c.read, name, kctx.Stderr)
 			if err != nil {
 				return err
 			}
@@ -253,9 +255,9 @@ func forRecordings(path string, fn func(name string, named bool) error) error {
 // summarize reads what info says about one recording: for a wsrec file
 // its summary (only the header and trailer when it is sealed), for a
 // websockify file all of it. It returns an error only when ctx ends.
-func summarize(ctx context.Context, name string, stderr io.Writer) (*infoRow, error) {
+func summarize(ctx context.Context, read *readFlags, name string, stderr io.Writer) (*infoRow, error) {
 	row := &infoRow{File: name}
-	r, err := openRecording(name)
+	r, err := read.open(name)
 	if err != nil {
 		row.Status, row.err = recfile.StatusOf(recfile.Unknown, err), err
 		row.Error = unwrapExit(err).Error()

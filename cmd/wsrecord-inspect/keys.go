@@ -13,6 +13,8 @@ import (
 )
 
 type keysCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	File string        `arg:"" help:"The recording (wsrec or websockify) of a VNC session."`
 	From time.Duration `help:"Only keys pressed at or after this time (an offset such as 90s or 1m30s)." placeholder:"TIME"`
 	To   time.Duration `help:"Only keys pressed before this time; 0, the default, means to the end." placeholder:"TIME"`
@@ -40,7 +42,7 @@ RFB session, or not from its start (a slice made by cut), exits with status
 func (c *keysCmd) Validate() error { return checkRange(c.From, c.To) }
 
 func (c *keysCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	r, err := openRecording(c.File)
+	r, err := c.read.open(c.File)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,10 @@ type env struct {
 // runEnv is run with env.
 func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e *env) error {
 	root := &rootCmd{Convert: convertCmd{env: e}, Cut: cutCmd{env: e}}
+	for _, read := range []**readFlags{&root.Info.read, &root.Frames.read, &root.Dump.read, &root.Verify.read,
+		&root.Convert.read, &root.Cut.read, &root.Stats.read, &root.RFB.read, &root.Keys.read} {
+		*read = &root.Read
+	}
 	err := cli.Run(ctx, program(root), args, stdout, stderr)
 	// verify's statuses 0 to 4 are its verdicts: a command line it cannot
 	// use must not look like one of them (2 is "unsealed").

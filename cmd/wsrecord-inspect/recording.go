@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	"github.com/schollz/progressbar/v3"
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/internal/regfile"
 	"golang.org/x/term"
@@ -33,10 +35,47 @@ type recording struct {
 	bar  *progressbar.ProgressBar // nil without a progress bar
 }
 
+// readFlags are the flags of every command that opens recordings.
+type readFlags struct {
+	Identity []string `short:"i" type:"path" env:"WSRECORD_IDENTITY" placeholder:"FILE" help:"age identity file (as age-keygen writes it) that opens encrypted recordings; repeatable. Without one, an encrypted recording can be verified and summarised, but not read."`
+
+	ids    []age.Identity
+	idsErr error
+	loaded bool
+}
+
+// identities reads the identity files once.
+func (f *readFlags) identities() ([]age.Identity, error) {
+	if !f.loaded {
+		f.loaded = true
+		for _, name := range f.Identity {
+			ids, err := format.ReadIdentities(name, regfile.ReadFile)
+			if err != nil {
+				f.idsErr = &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--identity: %w", err)}
+				break
+			}
+			f.ids = append(f.ids, ids...)
+		}
+	}
+	return f.ids, f.idsErr
+}
+
+// open opens the named recording, with the identities of --identity for
+// an encrypted one. The error is the command's: exit status 4 if the file
+// cannot be read at all or no identity given opens it, 5 if its header is
+// damaged or cut off, 2 for an identity file that cannot be read.
+func (f *readFlags) open(name string) (*recording, error) {
+	ids, err := f.identities()
+	if err != nil {
+		return nil, err
+	}
+	return openRecording(name, recfile.Options{Format: format.ReaderOptions{Identities: ids}})
+}
+
 // openRecording opens the named recording. The error is the command's:
 // exit status 4 if the file cannot be read at all, 5 if its header is
 // damaged or cut off.
-func openRecording(name string) (*recording, error) {
+func openRecording(name string, opts recfile.Options) (*recording, error) {
 	osf, err := regfile.Open(name) // a named pipe would block, and cannot be read at offsets
 	if err != nil {
 		return nil, &cli.ExitError{Code: exitUnreadable, Err: err}
@@ -50,7 +89,7 @@ func openRecording(name string) (*recording, error) {
 		return nil, &cli.ExitError{Code: exitUnreadable, Err: err}
 	}
 	r := &recording{name: name, osf: osf, br: &barReader{ra: osf}}
-	f, err := recfile.New(r.br, fi.Size(), recfile.Options{})
+	f, err := recfile.New(r.br, fi.Size(), opts)
 	if err != nil {
 		r.Close()
 		return nil, readError(name, err)
@@ -123,6 +162,9 @@ func readError(name string, err error) error {
 	code := exitUnreadable
 	if isDamage(err) {
 		code = exitDamaged
+	}
+	if errors.Is(err, format.ErrNoIdentity) {
+		err = fmt.Errorf("%w: give --identity FILE or $WSRECORD_IDENTITY", err)
 	}
 	return &cli.ExitError{Code: code, Err: fmt.Errorf("%s: %w", name, err)}
 }

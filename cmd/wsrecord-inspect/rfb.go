@@ -20,6 +20,8 @@ import (
 )
 
 type rfbCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	File string        `arg:"" help:"The recording (wsrec or websockify) of a VNC session."`
 	From time.Duration `help:"Only events at or after this time (an offset such as 90s or 1m30s)." placeholder:"TIME"`
 	To   time.Duration `help:"Only events before this time; 0, the default, means to the end." placeholder:"TIME"`
@@ -109,7 +111,7 @@ func (c *rfbCmd) Validate() error {
 }
 
 func (c *rfbCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	r, err := openRecording(c.File)
+	r, err := c.read.open(c.File)
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,8 @@ Examples:
 // tagged cmd:"" whose type, defined in a file of its own (info.go: infoCmd),
 // has a Run method.
 type rootCmd struct {
+	Read readFlags `embed:""`
+
 	Info    infoCmd    `cmd:"" help:"Summarise recordings: one in detail, or one row each for several or a directory."`
 	Frames  framesCmd  `cmd:"" help:"List a recording's records, one line each."`
 	Dump    dumpCmd    `cmd:"" help:"Write the payload bytes of a recording's messages to stdout or a file."`

@@ -13,6 +13,8 @@ import (
 )
 
 type statsCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	File  string `arg:"" help:"The recording (wsrec or websockify)."`
 	Width int    `default:"60" help:"Columns of the throughput charts (10 to 1000)."`
 	PNG   string `name:"png" help:"Also draw the charts into this PNG image." placeholder:"FILE"`
@@ -42,7 +44,7 @@ type recordingStats struct {
 }
 
 func (c *statsCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	r, err := openRecording(c.File)
+	r, err := c.read.open(c.File)
 	if err != nil {
 		return err
 	}

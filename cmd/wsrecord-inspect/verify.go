@@ -36,6 +36,8 @@ const (
 var severity = map[int]int{exitValid: 0, exitUnsealed: 1, exitVerifyRead: 2, exitSignature: 3, exitTampered: 4}
 
 type verifyCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	Files  []string `arg:"" name:"file" help:"Recordings to verify."`
 	Pubkey string   `help:"PEM file of the trusted Ed25519 public key (PKIX, as openssl pkey -pubout writes it): recordings must be signed with it." placeholder:"FILE"`
 	JSON   bool     `name:"json" help:"Print JSON lines, one object per file."`
@@ -110,7 +112,7 @@ func (c *verifyCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		v := verifyFile(name, opts, kctx.Stderr)
+		v := verifyFile(c.read, name, opts, kctx.Stderr)
 		if severity[v.Exit] > severity[worst] {
 			worst = v.Exit
 		}
@@ -128,9 +130,9 @@ func (c *verifyCmd) Run(ctx context.Context, kctx *kong.Context) error {
 }
 
 // verifyFile verifies one file.
-func verifyFile(name string, opts format.VerifyOptions, stderr io.Writer) *verdict {
+func verifyFile(read *readFlags, name string, opts format.VerifyOptions, stderr io.Writer) *verdict {
 	v := &verdict{File: name}
-	r, err := openRecording(name)
+	r, err := read.open(name)
 	if err != nil {
 		// A damaged header; one of a newer version, behind a good
 		// checksum, is not damaged but unreadable here.

@@ -45,7 +45,7 @@ func TestRun(t *testing.T) {
 			"Examples:",
 			"    wsreplay --version\n",
 			"    wsreplay --web /usr/share/novnc 6080 ./recordings\n",
-			"--version    Print the program's version and exit.",
+			"--version          Print the program's version and exit.",
 			"--speed=\"1\"", "--idle-limit=SECONDS", "--start=OFFSET", "--loop", "--pace=\"time\"", "--pace-timeout=SECONDS", "--end=\"close\"",
 			"--cert=FILE", "--key=FILE", "--ssl-only", "--unix-listen=FILE", "--web=DIR", "--log-file=FILE", "-v, --verbose",
 		}},

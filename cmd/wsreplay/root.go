@@ -11,10 +11,12 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
 
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
 )
@@ -84,9 +86,11 @@ type rootCmd struct {
 	PaceTimeout string `env:"WSREPLAY_PACE_TIMEOUT" default:"5" placeholder:"SECONDS" group:"Playback" help:"With --pace client, how long a message waits for the client before it is sent anyway."`
 	End         string `env:"WSREPLAY_END" default:"close" enum:"close,hold" group:"Playback" help:"At the end of the recording: close the connection (status 1000), or hold it open so that the last screen stays."`
 
-	Verbose   bool   `short:"v" env:"WSREPLAY_VERBOSE" help:"Log debug messages too, such as each message the client sends."`
-	LogFile   string `env:"WSREPLAY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
-	LogFormat string `env:"WSREPLAY_LOG_FORMAT" default:"text" enum:"text,json" group:"Logging" help:"Format of the log lines: text (key=value) or json (one object per line, for log shippers)."`
+	Verbose bool   `short:"v" env:"WSREPLAY_VERBOSE" help:"Log debug messages too, such as each message the client sends."`
+	LogFile string `env:"WSREPLAY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
+
+	Identity  []string `short:"i" type:"path" env:"WSREPLAY_IDENTITY" placeholder:"FILE" help:"age identity file (as age-keygen writes it) that opens encrypted recordings; repeatable. An encrypted recording cannot be played without one."`
+	LogFormat string   `env:"WSREPLAY_LOG_FORMAT" default:"text" enum:"text,json" group:"Logging" help:"Format of the log lines: text (key=value) or json (one object per line, for log shippers)."`
 
 	Cert    string `env:"WSREPLAY_CERT" type:"path" placeholder:"FILE" group:"Listener" help:"PEM certificate chain for wss://, with the key unless --key is given."`
 	Key     string `env:"WSREPLAY_KEY" type:"path" placeholder:"FILE" group:"Listener" help:"PEM private key, if not in --cert."`
@@ -168,6 +172,13 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			Logger:     log,
 		},
 		Playback: c.playback,
+	}
+	for _, name := range c.Identity {
+		ids, err := format.ReadIdentities(name, regfile.ReadFile)
+		if err != nil {
+			return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--identity: %w", err)}
+		}
+		opts.Reader.Format.Identities = append(opts.Reader.Format.Identities, ids...)
 	}
 	if c.Web != "" {
 		web, err := proxy.NewFileHandler(c.Web, proxy.FileOptions{})

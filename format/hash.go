@@ -1,0 +1,62 @@
+package format
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"hash"
+
+	"github.com/zeebo/blake3"
+)
+
+// HashAlgorithm names the hash of a recording's chain and seal (SPEC.md,
+// "Hash chain, seal and signature"). A version 2 header stores it, so that
+// a later algorithm needs no new format version; version 1 is always
+// SHA-256.
+type HashAlgorithm uint8
+
+// Hash algorithms. Both give 32-byte values.
+const (
+	// SHA256 is SHA-256 (FIPS 180-4), the hash of every version 1 file.
+	SHA256 HashAlgorithm = 1
+	// BLAKE3 is BLAKE3 in its default hash mode with a 32-byte output.
+	// It costs half the CPU of SHA-256 here (format's BenchmarkHash: 3.1
+	// GB/s against 1.6 GB/s on one core with SHA-NI), and the chain hashes
+	// every byte of a recording.
+	BLAKE3 HashAlgorithm = 2
+)
+
+// DefaultHash is the chain hash of a version 2 Writer whose
+// WriterOptions.Hash is zero.
+const DefaultHash = BLAKE3
+
+func (a HashAlgorithm) String() string {
+	switch a {
+	case SHA256:
+		return "SHA-256"
+	case BLAKE3:
+		return "BLAKE3"
+	}
+	return fmt.Sprintf("HashAlgorithm(%d)", uint8(a))
+}
+
+// known reports whether this package implements a.
+func (a HashAlgorithm) known() bool { return a == SHA256 || a == BLAKE3 }
+
+// new returns a hash.Hash of a, which must be known.
+func (a HashAlgorithm) new() hash.Hash {
+	if a == BLAKE3 {
+		return blake3.New()
+	}
+	return sha256.New()
+}
+
+// sum returns a's hash of b.
+func (a HashAlgorithm) sum(b []byte) Hash {
+	var s Hash
+	if a == BLAKE3 {
+		return blake3.Sum256(b)
+	}
+	h := sha256.Sum256(b)
+	copy(s[:], h[:])
+	return s
+}
