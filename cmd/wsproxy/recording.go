@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
+	"github.com/wsproxy/wsproxy/record/proxytap"
 )
 
 // recordFlags are the recording options, embedded in rootCmd.
@@ -166,161 +166,9 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// newTap returns the proxy's tap factory for rec.
-func newTap(rec *record.Recorder) func(context.Context, *proxy.SessionInfo) (proxy.Tap, error) {
+// newRecordingTap returns the proxy's tap factory that records each
+// session with rec, as this program and host.
+func newRecordingTap(rec *record.Recorder) func(context.Context, *proxy.SessionInfo) (proxy.Tap, error) {
 	hostname, _ := os.Hostname()
-	program := cli.Version("wsproxy")
-	return func(_ context.Context, info *proxy.SessionInfo) (proxy.Tap, error) {
-		s, err := rec.Start(sessionHeader(info, program, hostname))
-		if err != nil {
-			return nil, err
-		}
-		return &tap{s: s}, nil
-	}
-}
-
-// sessionHeader is the recording header for a proxied session.
-func sessionHeader(info *proxy.SessionInfo, program, hostname string) format.Header {
-	meta := map[string]string{}
-	set := func(k, v string) {
-		if v != "" {
-			meta[k] = v
-		}
-	}
-	if info.LocalAddr != nil {
-		set(format.MetaListen, info.LocalAddr.String())
-	}
-	client := ""
-	if info.RemoteAddr != nil {
-		client = info.RemoteAddr.String()
-	}
-	set(format.MetaClient, client)
-	if info.ClientAddr != client {
-		set(format.MetaRealClient, info.ClientAddr)
-	}
-	set(format.MetaTarget, info.Target)
-	set(format.MetaToken, info.Token)
-	set(format.MetaUser, info.User)
-	if t := info.TLS; t != nil {
-		set(format.MetaTLSVersion, tls.VersionName(t.Version))
-		set(format.MetaTLSCipher, tls.CipherSuiteName(t.CipherSuite))
-		set(format.MetaTLSClientSubject, t.ClientSubject)
-	}
-	set(format.MetaSubprotocol, info.Subprotocol)
-	set(format.MetaOrigin, info.Origin)
-	set(format.MetaUserAgent, info.UserAgent)
-	set(format.MetaPath, info.Path)
-	set(format.MetaProgram, program)
-	set(format.MetaHostname, hostname)
-	return format.Header{SessionID: format.SessionID(info.ID), Start: info.Start, Meta: meta}
-}
-
-// teeTaps returns a tap factory that gives each session all the taps of
-// factories, or nil when there are none.
-func teeTaps(factories []func(context.Context, *proxy.SessionInfo) (proxy.Tap, error)) func(context.Context, *proxy.SessionInfo) (proxy.Tap, error) {
-	switch len(factories) {
-	case 0:
-		return nil
-	case 1:
-		return factories[0]
-	}
-	return func(ctx context.Context, info *proxy.SessionInfo) (proxy.Tap, error) {
-		var t multiTap
-		for _, f := range factories {
-			tp, err := f(ctx, info)
-			if err != nil {
-				t.Close(proxy.CloseInfo{By: proxy.SideProxy, Code: proxy.CloseInternalError, Reason: "Recording unavailable"})
-				return nil, err
-			}
-			t = append(t, tp)
-		}
-		return t, nil
-	}
-}
-
-// multiTap shows every frame to each of its taps, in order.
-type multiTap []proxy.Tap
-
-func (m multiTap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Duration, payload []byte) error {
-	for _, t := range m {
-		if err := t.Frame(dir, typ, at, payload); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Delivered tells the taps that want to know (see proxy.DeliveryTap).
-func (m multiTap) Delivered() error {
-	for _, t := range m {
-		if d, ok := t.(proxy.DeliveryTap); ok {
-			if err := d.Delivered(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (m multiTap) Close(ci proxy.CloseInfo) error {
-	var errs []error
-	for _, t := range m {
-		errs = append(errs, t.Close(ci))
-	}
-	return errors.Join(errs...)
-}
-
-// tap adapts a recording session to the proxy's DeliveryTap. A
-// target→client message is recorded once it was written to the client, so
-// that the recording lists what the close record's byte count counts
-// (format/SPEC.md, "Records"); Frame only checks, before it is sent, that
-// the recording has not failed, so that under the strict policy nothing
-// is sent once it has. A client→target message is recorded when the proxy
-// has it, before it is forwarded.
-type tap struct {
-	s *record.Session
-
-	// The target→client message shown to Frame and not yet delivered;
-	// out is valid until Delivered.
-	out    []byte
-	outTyp format.MessageType
-	outAt  time.Duration
-}
-
-func (t *tap) Frame(dir proxy.Direction, typ proxy.MessageType, at time.Duration, payload []byte) error {
-	mt := format.Binary
-	if typ == proxy.MessageText {
-		mt = format.Text
-	}
-	if dir == proxy.TargetToClient {
-		if err := t.s.Err(); err != nil {
-			return err
-		}
-		t.out, t.outTyp, t.outAt = payload, mt, at
-		return nil
-	}
-	return t.s.Frame(format.ClientToTarget, mt, at, payload)
-}
-
-func (t *tap) Delivered() error {
-	p := t.out
-	t.out = nil
-	return t.s.Frame(format.TargetToClient, t.outTyp, t.outAt, p)
-}
-
-func (t *tap) Close(ci proxy.CloseInfo) error {
-	t.out = nil // never sent: not recorded
-	by := format.ClosedByUnknown
-	switch ci.By {
-	case proxy.SideClient:
-		by = format.ClosedByClient
-	case proxy.SideTarget:
-		by = format.ClosedByTarget
-	case proxy.SideProxy:
-		by = format.ClosedByProxy
-	}
-	return t.s.Close(ci.Duration, format.CloseInfo{
-		By: by, Code: uint16(ci.Code), Reason: ci.Reason,
-		ClientBytes: uint64(ci.ToTarget), TargetBytes: uint64(ci.ToClient),
-	})
+	return proxytap.New(rec, proxytap.Options{Program: cli.Version("wsproxy"), Hostname: hostname})
 }

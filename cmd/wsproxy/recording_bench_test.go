@@ -39,7 +39,7 @@ func BenchmarkRecordingCost(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer rec.Close()
-					opts.NewTap = newTap(rec)
+					opts.NewTap = newRecordingTap(rec)
 				}
 				srv, err := proxy.NewServer(opts)
 				if err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -524,7 +522,7 @@ func TestRecordUndeliveredMessage(t *testing.T) {
 	defer tln.Close()
 	srv, err := proxy.NewServer(proxy.ServerOptions{
 		Resolver: proxy.Target{Address: tln.Addr().String()},
-		NewTap:   newTap(rec),
+		NewTap:   newRecordingTap(rec),
 		Logger:   slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -583,54 +581,5 @@ func TestRecordUndeliveredMessage(t *testing.T) {
 	}
 	if last.Close.TargetBytes != uint64(len("delivered")) || last.Close.By != format.ClosedByClient {
 		t.Errorf("close record %+v, want %d bytes to the client, closed by the client", last.Close, len("delivered"))
-	}
-}
-
-// TestTapDelivered: the recording tap records a target→client message when
-// the proxy says it was delivered, drops one that never was, and refuses
-// one once the recording cannot take it, before it is sent.
-func TestTapDelivered(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	rec, err := record.New(record.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Close()
-	tp, err := newTap(rec)(context.Background(), &proxy.SessionInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := tp.(proxy.DeliveryTap)
-	steps := []func() error{
-		func() error { return d.Frame(proxy.ClientToTarget, proxy.MessageBinary, 1, []byte("up")) },
-		func() error { return d.Frame(proxy.TargetToClient, proxy.MessageBinary, 2, []byte("sent")) },
-		d.Delivered,
-		func() error { return d.Frame(proxy.TargetToClient, proxy.MessageBinary, 3, []byte("lost")) },
-		func() error {
-			return d.Close(proxy.CloseInfo{By: proxy.SideClient, Code: 1006, ToTarget: 2, ToClient: 4})
-		},
-	}
-	for i, step := range steps {
-		if err := step(); err != nil {
-			t.Fatalf("step %d: %v", i, err)
-		}
-	}
-	if err := d.Frame(proxy.TargetToClient, proxy.MessageBinary, 4, []byte("late")); !errors.Is(err, record.ErrSessionClosed) {
-		t.Errorf("Frame after Close: %v, want ErrSessionClosed", err)
-	}
-	_, recs, _ := readRecording(t, recordings(t, dir)[0])
-	var got []string
-	for _, r := range recs {
-		got = append(got, fmt.Sprintf("%v %v %s", r.Kind, r.Dir, r.Payload))
-	}
-	want := []string{
-		fmt.Sprintf("%v %v ", format.KindOpen, format.Direction(0)),
-		fmt.Sprintf("%v %v up", format.KindMessage, format.ClientToTarget),
-		fmt.Sprintf("%v %v sent", format.KindMessage, format.TargetToClient),
-		fmt.Sprintf("%v %v ", format.KindClose, format.Direction(0)),
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("records\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -344,9 +344,9 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		// After the server has shut down, which ends (and seals) every
 		// session's recording: this only catches what is left.
 		defer rec.Close()
-		taps = append(taps, newTap(rec))
+		taps = append(taps, newRecordingTap(rec))
 	}
-	opts.NewTap = teeTaps(taps)
+	opts.NewTap = proxy.TeeTaps(taps...)
 	if c.metrics, err = metrics.Start(ctx, "wsproxy", c.MetricsListen, log); err != nil {
 		ln.Close()
 		return err
