@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -216,8 +217,8 @@ func (c *rootCmd) Validate() error {
 	if err := c.plugins().validate(); err != nil {
 		return err
 	}
-	if _, err := parseTrustedProxies(c.TrustedProxy); err != nil {
-		return err
+	if _, err := proxy.ParseTrustedProxies(c.TrustedProxy, nil); err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
 	if c.WebAuth && (c.Web == "" || c.AuthPlugin == "") {
 		return errors.New("--web-auth needs --web and --auth-plugin")
@@ -314,7 +315,11 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	ln, clientAddr := c.trustProxies(ln, log)
+	trusted, _ := proxy.ParseTrustedProxies(c.TrustedProxy, log) // checked by Validate
+	var clientAddr func(*http.Request) string
+	if !trusted.Empty() {
+		ln, clientAddr = trusted.Listener(ln), trusted.ClientAddr
+	}
 	opts := proxy.ServerOptions{
 		Resolver:           target,
 		TLSConfig:          tlsConfig,

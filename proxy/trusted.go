@@ -1,4 +1,4 @@
-package main
+package proxy
 
 import (
 	"errors"
@@ -14,8 +14,11 @@ import (
 	"github.com/pires/go-proxyproto"
 )
 
-// The real client address behind trusted proxies (--trusted-proxy), which
-// websockify cannot find (its issue 334).
+// TrustedProxies finds the real client address of a request behind
+// trusted proxies (wsproxy's --trusted-proxy), which websockify cannot
+// find (its issue 334). Its ClientAddr plugs into ServerOptions.ClientAddr
+// and its Listener wraps the server's listener for the PROXY protocol, as
+// httputil's ProxyRequest.SetXForwarded is a policy a hook calls.
 //
 // Only a peer inside a trusted range is believed. From such a peer the
 // address comes from, in this order:
@@ -38,13 +41,25 @@ import (
 // when it opens with a PROXY header. SessionInfo.RemoteAddr stays the TCP
 // peer; SessionInfo.ClientAddr, the log's real_client and the recording's
 // real_client metadata hold the real client.
+//
+// A TrustedProxies is safe for concurrent use.
+type TrustedProxies struct {
+	prefixes []netip.Prefix
+	log      *slog.Logger
 
-// trustedProxies is the --trusted-proxy list.
-type trustedProxies []netip.Prefix
+	mu      sync.Mutex
+	sources map[string]string // TCP peer → PROXY source, of open connections
+}
 
-// parseTrustedProxies parses CIDRs, or single addresses.
-func parseTrustedProxies(list []string) (trustedProxies, error) {
-	var t trustedProxies
+// ParseTrustedProxies returns the TrustedProxies of list: CIDRs such as
+// 10.0.0.0/8, or single addresses; blank entries are skipped. log gets the
+// warning about a PROXY header from an untrusted peer (nil: discarded). It
+// returns an error naming the first entry that is neither.
+func ParseTrustedProxies(list []string, log *slog.Logger) (*TrustedProxies, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &TrustedProxies{log: log, sources: make(map[string]string)}
 	for _, s := range list {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -54,19 +69,23 @@ func parseTrustedProxies(list []string) (trustedProxies, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
-				return nil, fmt.Errorf("--trusted-proxy %q: want a CIDR such as 10.0.0.0/8, or an address", s)
+				return nil, fmt.Errorf("%q is neither a CIDR such as 10.0.0.0/8 nor an address", s)
 			}
 			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 		}
-		t = append(t, p.Masked())
+		t.prefixes = append(t.prefixes, p.Masked())
 	}
 	return t, nil
 }
 
+// Empty reports whether no proxy is trusted: then ClientAddr is always
+// the peer's address and Listener changes nothing.
+func (t *TrustedProxies) Empty() bool { return len(t.prefixes) == 0 }
+
 // trusts reports whether a is inside a trusted range.
-func (t trustedProxies) trusts(a netip.Addr) bool {
+func (t *TrustedProxies) trusts(a netip.Addr) bool {
 	a = a.Unmap().WithZone("")
-	for _, p := range t {
+	for _, p := range t.prefixes {
 		if p.Contains(a) {
 			return true
 		}
@@ -116,9 +135,21 @@ func parseHop(s string) (hop, bool) {
 	return hop{addr: a, text: a.String()}, true
 }
 
+// ClientAddr returns the real client address of r, for
+// ServerOptions.ClientAddr: the PROXY header's source when the connection
+// came through Listener with one, or else r.RemoteAddr, replaced by what
+// Forwarded, X-Forwarded-For or X-Real-IP say when it is trusted.
+func (t *TrustedProxies) ClientAddr(r *http.Request) string {
+	peer := r.RemoteAddr
+	if src, ok := t.source(peer); ok {
+		peer = src
+	}
+	return t.clientAddr(peer, r.Header)
+}
+
 // clientAddr returns the real client address of a request from peer
 // (host:port) with the headers h.
-func (t trustedProxies) clientAddr(peer string, h http.Header) string {
+func (t *TrustedProxies) clientAddr(peer string, h http.Header) string {
 	p, ok := parseHop(peer)
 	if !ok || !t.trusts(p.addr) {
 		return peer
@@ -204,18 +235,21 @@ func addrIP(a net.Addr) (netip.Addr, bool) {
 // proxyListener reads a PROXY protocol header from trusted peers (optional:
 // a trusted HTTP proxy sends headers instead) and refuses the connections
 // of other peers that send one. It remembers the header's source address
-// of each open connection, by TCP peer, for clientAddr.
+// of each open connection, by TCP peer, for ClientAddr.
 type proxyListener struct {
 	net.Listener // a *proxyproto.Listener
-	log          *slog.Logger
-
-	mu      sync.Mutex
-	sources map[string]string // TCP peer → PROXY source
+	t            *TrustedProxies
 }
 
-// proxyProtocol wraps ln, whose connections' RemoteAddr is the TCP peer.
-func (t trustedProxies) proxyProtocol(ln net.Listener, log *slog.Logger) *proxyListener {
-	l := &proxyListener{log: log, sources: make(map[string]string)}
+// Listener returns ln, whose connections' RemoteAddr is the TCP peer,
+// reading the PROXY protocol (v1 or v2) from trusted peers; ln itself when
+// none is trusted. The connections it returns keep the socket's addresses;
+// the header's source is what ClientAddr returns.
+func (t *TrustedProxies) Listener(ln net.Listener) net.Listener {
+	if t.Empty() {
+		return ln
+	}
+	l := &proxyListener{t: t}
 	l.Listener = &proxyproto.Listener{
 		Listener: ln,
 		ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
@@ -237,15 +271,15 @@ func (l *proxyListener) Accept() (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
-	return &proxyConn{Conn: pc, l: l, peer: pc.Raw().RemoteAddr()}, nil
+	return &proxyConn{Conn: pc, t: l.t, peer: pc.Raw().RemoteAddr()}, nil
 }
 
 // source returns the PROXY header's source address of the open connection
 // from peer, if it had one.
-func (l *proxyListener) source(peer string) (string, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s, ok := l.sources[peer]
+func (t *TrustedProxies) source(peer string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.sources[peer]
 	return s, ok
 }
 
@@ -254,7 +288,7 @@ func (l *proxyListener) source(peer string) (string, bool) {
 // is the session's ClientAddr.
 type proxyConn struct {
 	*proxyproto.Conn
-	l         *proxyListener
+	t         *TrustedProxies
 	peer      net.Addr
 	once      sync.Once
 	closeOnce sync.Once
@@ -267,25 +301,25 @@ func (c *proxyConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.once.Do(func() {
 		if errors.Is(err, proxyproto.ErrSuperfluousProxyHeader) {
-			c.l.log.Warn("PROXY header from an untrusted peer: connection refused", "client", c.peer)
+			c.t.log.Warn("PROXY header from an untrusted peer: connection refused", "client", c.peer)
 			return
 		}
 		h := c.Conn.ProxyHeader()
 		if h == nil || h.Command.IsLocal() || h.SourceAddr == nil {
 			return
 		}
-		c.l.mu.Lock()
-		c.l.sources[c.peer.String()] = h.SourceAddr.String()
-		c.l.mu.Unlock()
+		c.t.mu.Lock()
+		c.t.sources[c.peer.String()] = h.SourceAddr.String()
+		c.t.mu.Unlock()
 	})
 	return n, err
 }
 
 func (c *proxyConn) Close() error {
 	c.closeOnce.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.sources, c.peer.String())
-		c.l.mu.Unlock()
+		c.t.mu.Lock()
+		delete(c.t.sources, c.peer.String())
+		c.t.mu.Unlock()
 	})
 	return c.Conn.Close()
 }
@@ -297,21 +331,4 @@ func (c *proxyConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
-}
-
-// trustProxies wraps ln for the PROXY protocol and returns the
-// ServerOptions.ClientAddr of --trusted-proxy; ln and nil without it.
-func (c *rootCmd) trustProxies(ln net.Listener, log *slog.Logger) (net.Listener, func(*http.Request) string) {
-	t, _ := parseTrustedProxies(c.TrustedProxy) // checked by Validate
-	if len(t) == 0 {
-		return ln, nil
-	}
-	pl := t.proxyProtocol(ln, log)
-	return pl, func(r *http.Request) string {
-		peer := r.RemoteAddr
-		if src, ok := pl.source(peer); ok {
-			peer = src
-		}
-		return t.clientAddr(peer, r.Header)
-	}
 }
