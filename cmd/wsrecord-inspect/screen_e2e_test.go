@@ -78,7 +78,7 @@ func (w *wsReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func dialRFB(t *testing.T, addr string) *rfbClient {
+func dialRFB(t testing.TB, addr string) *rfbClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), vnctest.Timeout)
 	defer cancel()
@@ -115,7 +115,7 @@ func dialRFB(t *testing.T, addr string) *rfbClient {
 	return c
 }
 
-func (c *rfbClient) send(t *testing.T, b []byte) {
+func (c *rfbClient) send(t testing.TB, b []byte) {
 	t.Helper()
 	if err := wsutil.WriteClientBinary(c.conn, b); err != nil {
 		t.Fatalf("rfb: send: %v", err)
@@ -123,7 +123,7 @@ func (c *rfbClient) send(t *testing.T, b []byte) {
 }
 
 // setPixelFormat sends SetPixelFormat (RFC 6143 §7.5.1).
-func (c *rfbClient) setPixelFormat(t *testing.T, bpp, depth int, trueColour bool, max [3]uint16, shift [3]uint8) {
+func (c *rfbClient) setPixelFormat(t testing.TB, bpp, depth int, trueColour bool, max [3]uint16, shift [3]uint8) {
 	b := []byte{0, 0, 0, 0, byte(bpp), byte(depth), 0, 0}
 	if trueColour {
 		b[7] = 1
@@ -136,7 +136,7 @@ func (c *rfbClient) setPixelFormat(t *testing.T, bpp, depth int, trueColour bool
 }
 
 // setEncodings sends SetEncodings (§7.5.2).
-func (c *rfbClient) setEncodings(t *testing.T, encs ...int32) {
+func (c *rfbClient) setEncodings(t testing.TB, encs ...int32) {
 	b := []byte{2, 0}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(encs)))
 	for _, e := range encs {
@@ -146,7 +146,7 @@ func (c *rfbClient) setEncodings(t *testing.T, encs ...int32) {
 }
 
 // request sends a FramebufferUpdateRequest for the whole screen (§7.5.3).
-func (c *rfbClient) request(t *testing.T, incremental bool) {
+func (c *rfbClient) request(t testing.TB, incremental bool) {
 	b := []byte{3, 0, 0, 0, 0, 0}
 	if incremental {
 		b[1] = 1
@@ -163,7 +163,7 @@ func (c *rfbClient) drain() {
 }
 
 // poll asks for updates every 40 ms for d.
-func (c *rfbClient) poll(t *testing.T, d time.Duration) {
+func (c *rfbClient) poll(t testing.TB, d time.Duration) {
 	for end := time.Now().Add(d); time.Now().Before(end); {
 		c.request(t, true)
 		time.Sleep(40 * time.Millisecond)
@@ -239,7 +239,7 @@ func absInt(v int) int {
 
 // newRecording waits for a sealed recording in dir that is not in seen
 // and returns it.
-func newRecording(t *testing.T, dir string, seen map[string]bool) string {
+func newRecording(t testing.TB, dir string, seen map[string]bool) string {
 	t.Helper()
 	deadline := time.Now().Add(vnctest.Timeout)
 	for {
