@@ -61,6 +61,8 @@ type batteryCommand struct {
 	codes []int
 	// writes is true when the command writes the file out.
 	writes bool
+	// ext is the extension out needs.
+	ext string
 }
 
 // Exit statuses of the commands other than verify: success, failure (rfb
@@ -102,6 +104,14 @@ var batterySlots = [][]batteryCommand{
 		{args: []string{"dump", "--dir", "client", "in", "-o", "out"}, codes: readCodes, writes: true},
 		{},
 		{args: []string{"stats", "in", "--png", "out"}, codes: readCodes, writes: true},
+		{},
+	},
+	{
+		{args: []string{"snapshot", "in", "--at", "300ms", "-o", "out"}, codes: readCodes, writes: true, ext: ".png"},
+		{},
+		{args: []string{"contact-sheet", "in", "-n", "3", "--width", "64", "-o", "out"}, codes: readCodes, writes: true, ext: ".png"},
+		{},
+		{args: []string{"snapshot", "in", "--no-index", "--no-cursor", "--at", "1s", "-o", "out"}, codes: readCodes, writes: true, ext: ".jpg"},
 		{},
 	},
 }
@@ -152,7 +162,7 @@ func TestMutationBattery(t *testing.T) {
 							continue
 						}
 						if c := variants[(k/4+round)%len(variants)]; c.args != nil {
-							runMutant(t, c, in, filepath.Join(out, fmt.Sprintf("%d-%s", k, c.args[0])))
+							runMutant(t, c, in, filepath.Join(out, fmt.Sprintf("%d-%s%s", k, c.args[0], c.ext)))
 						}
 					}
 				}

@@ -233,6 +233,18 @@ var goldenCases = []goldenCase{
 		"keys --json $FIX/rfb/xvnc-tampered.wsrec",
 		"keys $FIX/rfb/websockify-cut.txt",
 	)},
+	{name: "snapshot", steps: steps(
+		"snapshot --at 0.5s --at 06:03:20.3 -o $TMP/s.png $REC/novnc-chromium-session.wsrec",
+		"snapshot --json --at 3s --no-cursor -o $TMP/t.png $RFB/xvnc-none-noVNC-like.wsrec",
+		"snapshot --at 1h -o $TMP/u.png $RFB/xvnc-none-noVNC-like.wsrec",
+		"snapshot --at 0s -o $TMP/u.png $RFB/xvnc-none-noVNC-like.wsrec",
+		"snapshot --at 10ms -o $TMP/u.png $REC/sealed-small.wsrec",
+	)},
+	{name: "contact-sheet", steps: steps(
+		"contact-sheet --changes --settle 100ms -o $TMP/c.png $RFB/xvnc-none-noVNC-like.wsrec",
+		"contact-sheet --json -n 2 -o $TMP/d.png $RFB/xvnc-none-noVNC-like.wsrec",
+		"contact-sheet -n 2 -o $TMP/d.png $RFB/xvnc-none-noVNC-like.wsrec",
+	)},
 	{name: "keys-novnc-chromium", steps: steps("keys $REC/novnc-chromium-session.wsrec", "keys --json $REC/novnc-chromium-session.wsrec")},
 }
 

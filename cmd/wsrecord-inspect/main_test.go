@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
+	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
 	"go.uber.org/goleak"
 )
 
@@ -125,13 +126,19 @@ func TestExamples(t *testing.T) {
 	}
 	for _, args := range examples {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if args[0] == "video" {
+				vnctest.Require(t, "ffmpeg", "ffmpeg")
+			}
 			var stdout, stderr bytes.Buffer
 			err := run(t.Context(), args, &stdout, &stderr)
 			if err != nil {
 				t.Errorf("got error %v (exit code %d), want nil; stderr:\n%s", err, cli.ExitCode(err), &stderr)
 			}
 			if i := slices.Index(args, "-o"); i >= 0 {
-				if _, err := os.Stat(args[i+1]); err != nil {
+				// One file, or numbered ones (snapshot --every).
+				ext := filepath.Ext(args[i+1])
+				numbered, _ := filepath.Glob(strings.TrimSuffix(args[i+1], ext) + "-*" + ext)
+				if _, err := os.Stat(args[i+1]); err != nil && len(numbered) == 0 {
 					t.Errorf("no output: %v", err)
 				}
 			} else if stdout.Len() == 0 {

@@ -172,7 +172,7 @@ func checkNoVNCSession(t *testing.T, name string) {
 // wsproxyBinary returns -wsproxy, or builds wsproxy from this module.
 // When it does not build, the test is skipped (failed when CI is set):
 // cmd/wsproxy may be in the middle of a change.
-func wsproxyBinary(t *testing.T) string {
+func wsproxyBinary(t testing.TB) string {
 	t.Helper()
 	if *wsproxyBin != "" {
 		return *wsproxyBin

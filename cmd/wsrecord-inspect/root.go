@@ -16,7 +16,8 @@ wsrecord-inspect reads session recordings: wsproxy's own (.wsrec) and
 websockify's --record files, told apart by their first bytes. It summarises
 them, lists, dumps and charts their messages, checks their integrity,
 converts and cuts them, and shows the VNC sessions they hold: what was
-typed, clicked, copied and pasted.
+typed, clicked, copied and pasted, and the screen itself, as pictures, contact
+sheets and videos.
 
 Times on the command line (--from, --to) are offsets from the start of the
 session, such as 90s, 1m30s or 250ms; a range includes --from and excludes
@@ -71,6 +72,19 @@ Examples:
 
   # What the user of a VNC session typed, line by line, with times.
   wsrecord-inspect keys vnc-session.wsrec
+
+  # The screen at 0.5s into the session, then at 06:03:20.3 (UTC), a
+  # picture every 100 ms (frame-001.png, ...), and a contact sheet of the
+  # moments the screen changed.
+  wsrecord-inspect snapshot vnc-session.wsrec --at 0.5s -o shot.png
+  wsrecord-inspect snapshot vnc-session.wsrec --at 06:03:20.3 --no-cursor -o shot-utc.png
+  wsrecord-inspect snapshot vnc-session.wsrec --every 100ms -o frame.png
+  wsrecord-inspect contact-sheet --changes vnc-session.wsrec -o sheet.png
+
+  # A video at 4 times the speed, idle gaps cut to 2 seconds, with what was
+  # typed as subtitles; seek indexes for a directory of recordings first.
+  wsrecord-inspect index recordings
+  wsrecord-inspect video --speed 4 --idle-limit 2s --captions vnc-session.wsrec -o session.mp4
 `
 
 // rootCmd is wsrecord-inspect's command line. Each subcommand is a field
@@ -88,4 +102,9 @@ type rootCmd struct {
 	Stats   statsCmd   `cmd:"" help:"Chart a recording's throughput and message sizes."`
 	RFB     rfbCmd     `cmd:"" name:"rfb" help:"Show a VNC session: its handshake, then a timeline of keys, pointer, clipboard and screen updates."`
 	Keys    keysCmd    `cmd:"" help:"Show what the user of a VNC session typed, as lines of text with their times."`
+
+	Snapshot     snapshotCmd     `cmd:"" help:"Write the screen of a VNC session at given times as pictures."`
+	ContactSheet contactSheetCmd `cmd:"" name:"contact-sheet" help:"Write a grid of labelled thumbnails of a VNC session's screen, for skimming it."`
+	Video        videoCmd        `cmd:"" help:"Make a video of a VNC session's screen through ffmpeg."`
+	Index        indexCmd        `cmd:"" help:"Build or refresh the seek indexes that take the screen commands to a late time quickly."`
 }

@@ -1,0 +1,102 @@
+package video
+
+import (
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestArgs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts Options
+		want string // a part of the command line
+		err  error
+	}{
+		{"MP4", Options{Output: "a.MP4", Size: image.Pt(320, 240), FPS: 10},
+			"-f rawvideo -pix_fmt rgba -video_size 320x240 -framerate 10 -i pipe:0 -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p -movflags +faststart -f mp4 a.MP4", nil},
+		{"WebM", Options{Output: "a.webm", Size: image.Pt(2, 2), FPS: 2.5}, "-framerate 2.5 -i pipe:0 -c:v libvpx-vp9", nil},
+		{"Format", Options{Output: "tmp", Format: "matroska", Size: image.Pt(2, 2), FPS: 1}, "-f matroska tmp", nil},
+		{"ErrContainer", Options{Output: "a.avi", Size: image.Pt(2, 2), FPS: 1}, "", ErrContainer},
+		{"ErrOddSize", Options{Output: "a.mp4", Size: image.Pt(3, 2), FPS: 1}, "", errAny},
+		{"ErrFPS", Options{Output: "a.mp4", Size: image.Pt(2, 2)}, "", errAny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args, err := Args(tt.opts)
+			switch {
+			case tt.err == errAny && err == nil, tt.err != nil && tt.err != errAny && !errors.Is(err, tt.err):
+				t.Fatalf("got %v, want %v", err, tt.err)
+			case tt.err == nil && err != nil:
+				t.Fatal(err)
+			}
+			if got := strings.Join(args, " "); !strings.Contains(got, tt.want) {
+				t.Errorf("got %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+	if got := strings.Join(MuxArgs("v", "s.vtt", "webm", "o"), " "); !strings.Contains(got, "-f webvtt -i s.vtt -map 0:v -map 1:s -c:v copy -c:s webvtt") {
+		t.Errorf("MuxArgs: got %q", got)
+	}
+}
+
+var errAny = errors.New("any error")
+
+// TestFFmpeg runs a stand-in for ffmpeg that copies its input to its
+// output: the bytes are the frames' rows, without padding.
+func TestFFmpeg(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "ffmpeg")
+	os.WriteFile(prog, []byte("#!/bin/sh\nfor a; do out=$a; done\ncat > \"$out\"\n"), 0o755)
+	out := filepath.Join(dir, "v.mp4")
+	e, err := Start(t.Context(), Options{Output: out, Size: image.Pt(2, 2), FPS: 1, Program: prog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	for i := range big.Pix {
+		big.Pix[i] = byte(i)
+	}
+	sub := big.SubImage(image.Rect(1, 0, 3, 2)).(*image.RGBA) // stride 12, rows of 8
+	if err := e.WriteFrame(sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WriteFrame(big); err == nil {
+		t.Error("a frame of another size: got no error")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	got, _ := os.ReadFile(out)
+	want := append(append([]byte(nil), big.Pix[4:12]...), big.Pix[16:24]...)
+	if string(got) != string(want) {
+		t.Errorf("got % x, want % x", got, want)
+	}
+	t.Run("ErrNoFFmpeg", func(t *testing.T) {
+		_, err := Start(t.Context(), Options{Output: out, Size: image.Pt(2, 2), FPS: 1, Program: filepath.Join(dir, "none")})
+		if !errors.Is(err, ErrNoFFmpeg) || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
+			t.Errorf("got %v, want ErrNoFFmpeg", err)
+		}
+	})
+	t.Run("ErrFailed", func(t *testing.T) {
+		bad := filepath.Join(dir, "bad")
+		os.WriteFile(bad, []byte("#!/bin/sh\necho 'Unknown encoder libx264' >&2\nexit 1\n"), 0o755)
+		e, err := Start(t.Context(), Options{Output: out, Size: image.Pt(2, 2), FPS: 1, Program: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.WriteFrame(image.NewRGBA(image.Rect(0, 0, 2, 2))) // may or may not see the exit
+		if err := e.Close(); err == nil || !strings.Contains(err.Error(), "Unknown encoder libx264") {
+			t.Errorf("got %v, want ffmpeg's message", err)
+		}
+	})
+}
