@@ -103,7 +103,7 @@ type rootCmd struct {
 	SSLVersion     string  `env:"WSPROXY_SSL_VERSION" default:"default" enum:"default,tlsv1_1,tlsv1_2,tlsv1_3" group:"TLS" help:"Minimum TLS version: default (TLS 1.2), tlsv1_1, tlsv1_2 or tlsv1_3."`
 	SSLCiphers     string  `env:"WSPROXY_SSL_CIPHERS" placeholder:"LIST" group:"TLS" help:"Cipher suites allowed up to TLS 1.2, as OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names, separated by colons. OpenSSL keywords (HIGH, !aNULL) are refused. TLS 1.3 suites are not configurable."`
 	UnixTarget     string  `env:"WSPROXY_UNIX_TARGET" type:"path" placeholder:"FILE" group:"Sockets" help:"Relay to the unix socket FILE instead of a TCP target."`
-	UnixListen     string  `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port (an existing FILE is replaced)."`
+	UnixListen     string  `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port. A stale socket at FILE (nobody listening) is replaced; a live one, or any other file, is an error and is left as it is. The socket is removed at exit."`
 	UnixListenMode string  `env:"WSPROXY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Sockets" help:"Permissions of the --unix-listen socket, in octal. Default: 0600."`
 	Inetd          bool    `env:"WSPROXY_INETD" group:"Sockets" help:"Serve the socket on standard input, from inetd or systemd: a listening socket is served until exit, a connected socket until it closes."`
 	PreferIPv6     bool    `name:"prefer-ipv6" short:"6" env:"WSPROXY_PREFER_IPV6" group:"Sockets" help:"Listen on the IPv6 address when source_addr has IPv4 and IPv6 addresses."`
