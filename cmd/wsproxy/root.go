@@ -113,6 +113,7 @@ type rootCmd struct {
 
 	Heartbeat        seconds `env:"WSPROXY_HEARTBEAT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"Send a ping to each client every SECONDS. 0 means never."`
 	HeartbeatTimeout seconds `env:"WSPROXY_HEARTBEAT_TIMEOUT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"With --heartbeat, close a session (status 1001) whose client has not answered a ping within SECONDS. 0 means never."`
+	ClientTimeout    seconds `env:"WSPROXY_CLIENT_TIMEOUT" default:"60" placeholder:"SECONDS" group:"WebSocket" help:"Close a session (as a lost connection, 1006) whose client has vanished: its TCP connection left the data sent to it unacknowledged, or keepalive probes unanswered, for SECONDS (a client that does not read for that long is closed too). Found even while the target is not reading. Sets TCP keepalive and, on Linux, TCP_USER_TIMEOUT on client connections. 0 leaves the system's limits (about 15 minutes for unacknowledged data). Default: 60."`
 	FirstByteTimeout seconds `env:"WSPROXY_FIRST_BYTE_TIMEOUT" default:"10" placeholder:"SECONDS" group:"WebSocket" help:"Drop a new connection that sends nothing for SECONDS. 0 means no limit. Default: 10."`
 	HandshakeTimeout seconds `env:"WSPROXY_HANDSHAKE_TIMEOUT" default:"30" placeholder:"SECONDS" group:"WebSocket" help:"Drop a connection whose TLS and WebSocket handshakes take longer than SECONDS in all. 0 means no limit. Default: 30."`
 	MaxMessageSize   int64   `env:"WSPROXY_MAX_MESSAGE_SIZE" default:"16777216" placeholder:"BYTES" group:"WebSocket" help:"Close a session (status 1009) whose client sends a larger message. Default: 16777216 (16 MiB)."`
@@ -325,6 +326,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		HandshakeTimeout:   orNoLimit(c.HandshakeTimeout),
 		Heartbeat:          time.Duration(c.Heartbeat),
 		HeartbeatTimeout:   time.Duration(c.HeartbeatTimeout),
+		ClientTimeout:      orNoLimit(c.ClientTimeout),
 		MaxMessageSize:     c.MaxMessageSize,
 		ClientAddr:         clientAddr,
 	}
