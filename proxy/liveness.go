@@ -16,8 +16,8 @@ import (
 // keepalive probes every ClientTimeout/4 after as long a silence, and on
 // Linux TCP_USER_TIMEOUT (RFC 5482), which ends the connection when data
 // stays unacknowledged that long, also while the client's receive window
-// is closed (since Linux 5.12; before, a closed window was probed without
-// limit), and when keepalive probes go unanswered that long. A write to
+// is closed (on kernels since about 2021: older ones probe a closed window
+// without limit), and when keepalive probes go unanswered that long. A write to
 // the client blocked by backpressure then fails, and the session stops.
 //
 // But when the target does not read (client-to-target backpressure),
