@@ -389,7 +389,17 @@ func (s *session) fail(code CloseCode, reason string, err error) error {
 }
 
 // clientClosed handles the client's close frame (RFC 6455 section 5.5.1):
-// it is echoed with the same code and reason.
+// a valid one is echoed with the same code and reason. A body of one byte
+// or with a code that may not be sent (validCloseCode) fails the
+// connection with 1002, and a reason that is not UTF-8 with 1007 (section
+// 8.1; 7.4.1 names 1007 for data inconsistent with its type).
+//
+// Where websockify (websocket.py, WebSocket._recv_frames) differs: it
+// echoes whatever code it gets, 5000, 1005 or 0 included; it reads a
+// one-byte body as no code and answers 1005, a code that must not be sent;
+// it closes with 1002 for a reason that is not UTF-8; and it answers a
+// fragmented close with 1003 where RFC 6455 section 5.4 makes it a
+// protocol error (1002 here, from ws.CheckHeader).
 func (s *session) clientClosed(p []byte) error {
 	code, reason := CloseNoStatus, ""
 	switch {
@@ -397,12 +407,48 @@ func (s *session) clientClosed(p []byte) error {
 		return s.fail(CloseProtocolError, "Protocol error: close frame with 1 byte", nil)
 	case len(p) >= 2:
 		code, reason = CloseCode(binary.BigEndian.Uint16(p)), string(p[2:])
-		if err := ws.CheckCloseFrameData(ws.StatusCode(code), reason); err != nil {
-			return s.fail(CloseProtocolError, "Protocol error: "+err.Error(), err)
+		if !validCloseCode(code) {
+			return s.fail(CloseProtocolError, fmt.Sprintf("Protocol error: close code %d may not be sent", code), nil)
+		}
+		if !utf8.ValidString(reason) {
+			return s.fail(CloseInvalidPayload, "Invalid UTF-8 in close reason", nil)
 		}
 	}
 	s.stop(closeReq{by: SideClient, code: code, reason: reason})
 	return nil
+}
+
+// validCloseCode reports whether an endpoint may send code in a close
+// frame (RFC 6455 sections 7.4.1 and 7.4.2, and IANA's WebSocket Close
+// Code Number registry):
+//
+//	0–999       not used                                         invalid
+//	1000–1003   normal closure, going away, protocol error,
+//	            unsupported data                                  valid
+//	1004        reserved                                          invalid
+//	1005, 1006  no status received, abnormal closure: MUST NOT
+//	            be set in a close frame (7.4.1)                   invalid
+//	1007–1011   invalid frame payload data, policy violation,
+//	            message too big, mandatory extension, internal
+//	            error                                             valid
+//	1012–1014   service restart, try again later, bad gateway
+//	            (registered with IANA after the RFC)              valid
+//	1015        TLS handshake: MUST NOT be set (7.4.1)            invalid
+//	1016–2999   reserved for the protocol, not assigned           invalid
+//	3000–3999   registered for libraries and applications         valid
+//	4000–4999   private use                                       valid
+//	5000–65535  outside every range of 7.4.2                      invalid
+//
+// gobwas/ws's CheckCloseFrameData is not used: it lets codes from 5000 up
+// through and refuses 1012–1014.
+func validCloseCode(code CloseCode) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
 }
 
 // drain reads and discards what the client still sends after the session

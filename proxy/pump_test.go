@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -57,7 +58,8 @@ func TestProtocolErrors(t *testing.T) {
 		{name: "ErrLengthMSB", frames: [][]byte{{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4}}, code: proxy.CloseProtocolError},
 		{name: "ErrCloseOneByte", frames: [][]byte{frame(ws.OpClose, true, []byte{3}, false)}, code: proxy.CloseProtocolError},
 		{name: "ErrCloseBadCode", frames: [][]byte{frame(ws.OpClose, true, closeFrame(1005, ""), false)}, code: proxy.CloseProtocolError},
-		{name: "ErrCloseBadUTF8", frames: [][]byte{frame(ws.OpClose, true, closeFrame(1000, "\xff"), false)}, code: proxy.CloseProtocolError},
+		{name: "ErrCloseBadUTF8", frames: [][]byte{frame(ws.OpClose, true, closeFrame(1000, "\xff"), false)}, code: proxy.CloseInvalidPayload},
+		{name: "ErrCloseBadUTF8Truncated", frames: [][]byte{frame(ws.OpClose, true, closeFrame(4000, "caf\xc3"), false)}, code: proxy.CloseInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +79,51 @@ func TestProtocolErrors(t *testing.T) {
 			}
 			if len(frames) != 0 {
 				t.Errorf("tap saw %d frames, want 0", len(frames))
+			}
+		})
+	}
+}
+
+// A close code outside those RFC 6455 section 7.4 lets an endpoint send
+// fails the connection with 1002; the others are echoed.
+func TestClientCloseCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code  proxy.CloseCode
+		valid bool
+	}{
+		{0, false}, {999, false},
+		{1000, true}, {1001, true}, {1002, true}, {1003, true},
+		{1004, false}, {1005, false}, {1006, false},
+		{1007, true}, {1008, true}, {1009, true}, {1010, true}, {1011, true},
+		{1012, true}, {1013, true}, {1014, true},
+		{1015, false}, {1016, false}, {1100, false}, {2000, false}, {2999, false},
+		{3000, true}, {3999, true}, {4000, true}, {4999, true},
+		{5000, false}, {65535, false},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("Echo%d", tt.code)
+		if !tt.valid {
+			name = fmt.Sprintf("Err%d", tt.code)
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tap := newRecordingTap()
+			c, _ := session(t, proxy.ServerOptions{NewTap: tap.newTap})
+			c.send(ws.OpClose, true, closeFrame(tt.code, "bye"))
+			if tt.valid {
+				c.expectClose(tt.code, "bye")
+				ci, _ := tap.waitClosed(t)
+				if ci.By != proxy.SideClient || ci.Code != tt.code || ci.Reason != "bye" || ci.Err != nil {
+					t.Errorf("CloseInfo %+v, want by client, %d \"bye\"", ci, tt.code)
+				}
+				return
+			}
+			want := fmt.Sprintf("Protocol error: close code %d may not be sent", tt.code)
+			c.expectClose(proxy.CloseProtocolError, want)
+			ci, _ := tap.waitClosed(t)
+			if ci.By != proxy.SideProxy || ci.Code != proxy.CloseProtocolError || ci.Err == nil {
+				t.Errorf("CloseInfo %+v, want by proxy, 1002, an error", ci)
 			}
 		})
 	}

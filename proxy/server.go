@@ -21,6 +21,7 @@ const (
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultDialTimeout      = 10 * time.Second
 	DefaultCloseTimeout     = 2 * time.Second
+	DefaultClientTimeout    = 60 * time.Second
 	DefaultMaxMessageSize   = 16 << 20
 	DefaultMaxHeaderBytes   = 64 << 10
 )
@@ -108,6 +109,22 @@ type ServerOptions struct {
 	// are never awaited, as in websockify.
 	HeartbeatTimeout time.Duration
 
+	// ClientTimeout closes a session (1006, by the client) whose client
+	// has vanished: its TCP connection left data unacknowledged, or
+	// keepalive probes unanswered, for this long. The session sets TCP
+	// keepalive (probes every ClientTimeout/4 after as long a silence) and,
+	// on Linux, TCP_USER_TIMEOUT on the client's connection, and checks the
+	// connection every ClientTimeout/4, so that a client is found gone
+	// even while the target does not read and nobody reads the client. A
+	// live client whose receive window stays closed that long (it does not
+	// read) is closed too. It applies to TCP clients: the accepted
+	// connection must be a *net.TCPConn, or have a NetConn method that
+	// returns one (as tls.Conn has). Zero means DefaultClientTimeout;
+	// negative leaves the connection as accepted (the listener's
+	// keepalive, and the system's retransmission limit: about 15 minutes
+	// on Linux).
+	ClientTimeout time.Duration
+
 	// MaxMessageSize is the largest message a client may send, in bytes
 	// (fragments added up); a larger one closes with 1009. Zero means
 	// DefaultMaxMessageSize.
@@ -164,6 +181,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	opts.HandshakeTimeout = orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout)
 	opts.DialTimeout = orDefault(opts.DialTimeout, DefaultDialTimeout)
 	opts.CloseTimeout = orDefault(opts.CloseTimeout, DefaultCloseTimeout)
+	opts.ClientTimeout = orDefault(opts.ClientTimeout, DefaultClientTimeout)
 	if opts.CloseTimeout < 0 {
 		opts.CloseTimeout = DefaultCloseTimeout
 	}

@@ -38,6 +38,10 @@ type session struct {
 	tconn net.Conn
 	traw  syscall.RawConn // nil when tconn is not a socket
 
+	// The client's socket, checked by the timer (checkClient); nil when it
+	// is not checked.
+	craw syscall.RawConn
+
 	// clientToTarget's state.
 	in       frameReader
 	hdrIn    [ws.MaxHeaderSize]byte
@@ -72,6 +76,7 @@ type session struct {
 	toTarget, toClient atomic.Int64
 	lastActivity       atomic.Int64 // time.Duration since start
 	nextPing           atomic.Int64 // time.Duration since start
+	nextCheck          atomic.Int64 // time.Duration since start, of checkClient
 	pingSent           atomic.Int64 // time.Duration since start + 1 of the unanswered ping, 0 if none
 }
 
@@ -124,6 +129,7 @@ func (s *session) run(leftover []byte) {
 	s.in.init(s, leftover)
 	s.batch = s.batchArr[:0]
 	setNoDelay(s.client.raw)
+	s.limitClient()
 	stopWatch := context.AfterFunc(s.ctx, s.canceled)
 	s.startTimers()
 	attrs := []any{"client", s.info.RemoteAddr, "target", s.info.Target, "path", s.info.Path, "tls", s.info.TLS != nil}
@@ -415,7 +421,7 @@ func (s *session) startTimers() {
 	o := &s.srv.opts
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o.IdleTimeout > 0 || o.Heartbeat > 0 {
+	if o.IdleTimeout > 0 || o.Heartbeat > 0 || s.craw != nil {
 		first := time.Duration(math.MaxInt64)
 		if o.IdleTimeout > 0 {
 			first = o.IdleTimeout
@@ -424,6 +430,10 @@ func (s *session) startTimers() {
 			first = min(first, o.Heartbeat)
 			s.nextPing.Store(int64(o.Heartbeat))
 		}
+		if s.craw != nil {
+			first = min(first, o.clientCheckInterval())
+			s.nextCheck.Store(int64(o.clientCheckInterval()))
+		}
 		s.tick = time.AfterFunc(first, s.onTick)
 	}
 	if o.Heartbeat > 0 && o.HeartbeatTimeout > 0 {
@@ -431,7 +441,8 @@ func (s *session) startTimers() {
 	}
 }
 
-// onTick closes an idle session and sends heartbeat pings.
+// onTick closes an idle session, sends heartbeat pings and checks the
+// client's connection.
 func (s *session) onTick() {
 	if !s.enterCallback() {
 		return
@@ -456,6 +467,17 @@ func (s *session) onTick() {
 			s.nextPing.Store(int64(np))
 		}
 		next = min(next, np-now)
+	}
+	if s.craw != nil {
+		nc := time.Duration(s.nextCheck.Load())
+		if now >= nc {
+			if s.checkClient() {
+				return
+			}
+			nc = now + o.clientCheckInterval()
+			s.nextCheck.Store(int64(nc))
+		}
+		next = min(next, nc-now)
 	}
 	s.rearm(s.tick, next)
 }

@@ -123,7 +123,7 @@ const (
 	CloseUnsupportedData CloseCode = 1003 // text on binary sessions and vice versa
 	CloseNoStatus        CloseCode = 1005 // client close without a code (never sent)
 	CloseAbnormal        CloseCode = 1006 // connection lost without a close frame (never sent)
-	CloseInvalidPayload  CloseCode = 1007 // bad base64
+	CloseInvalidPayload  CloseCode = 1007 // bad base64, close reason not UTF-8
 	CloseMessageTooBig   CloseCode = 1009 // over ServerOptions.MaxMessageSize
 	CloseInternalError   CloseCode = 1011 // target unreachable, tap failure
 )

@@ -297,6 +297,10 @@ type proxyConn struct {
 func (c *proxyConn) RemoteAddr() net.Addr { return c.peer }
 func (c *proxyConn) LocalAddr() net.Addr  { return c.Conn.Raw().LocalAddr() }
 
+// NetConn returns the connection under the PROXY header, for the proxy to
+// set socket options on (proxy.ServerOptions.ClientTimeout).
+func (c *proxyConn) NetConn() net.Conn { return c.Conn.Raw() }
+
 func (c *proxyConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.once.Do(func() {

@@ -76,14 +76,14 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		want []string // in the output
 	}{
 		{"Flags", []string{
-			"-v", "--traffic", "--heartbeat", "30", "--heartbeat-timeout", "0.5", "--idle-timeout", "2m",
+			"-v", "--traffic", "--heartbeat", "30", "--heartbeat-timeout", "0.5", "--idle-timeout", "2m", "--client-timeout", "20",
 			"--ssl-version", "tlsv1_3", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
 			"--record-dir", filepath.Join(dir, "rec"), "--record-max-size", "512M", "--record-flush", "250ms",
 			"--record-format", "wsrec", "--web", dir, "--log-file", filepath.Join(dir, "log"),
 			"--syslog", "localhost:514", "--legacy-syslog", "--wrap-mode", "ignore",
 			"127.0.0.1:6080", "localhost:5900",
 		}, []string{
-			`"verbose": true`, `"heartbeat": "30s"`, `"heartbeat_timeout": "500ms"`, `"idle_timeout": "2m0s"`,
+			`"verbose": true`, `"heartbeat": "30s"`, `"heartbeat_timeout": "500ms"`, `"idle_timeout": "2m0s"`, `"client_timeout": "20s"`,
 			`"max_message_size": 1024`, `"key_password": "<secret>"`, `"record_flush": "250ms"`,
 			"\"trusted_proxy\": [\n    \"10.0.0.0/8\",\n    \"::1\"\n  ]",
 		}},

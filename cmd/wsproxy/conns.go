@@ -163,6 +163,10 @@ type trackedConn struct {
 
 func (c *trackedConn) RemoteAddr() net.Addr { return c.remote }
 
+// NetConn returns the connection it follows, for the proxy to set socket
+// options on (proxy.ServerOptions.ClientTimeout).
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }
+
 func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.t.remove(c) })

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -85,7 +86,7 @@ func TestProxyUnixListen(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sock := filepath.Join(t.TempDir(), "ws.sock")
-			writeFile(t, sock, []byte("an old file, replaced")) // as websockify unlinks it
+			staleSocket(t, sock) // left by a process that was killed: replaced
 			args := append(append([]string{"--unix-listen", sock}, tt.args...), startEcho(t, "tcp", nil))
 			in := startRun(t, args...)
 			if in.addr != sock {
@@ -114,6 +115,67 @@ func TestProxyUnixListen(t *testing.T) {
 			}
 			if _, err := os.Lstat(sock); !os.IsNotExist(err) {
 				t.Errorf("socket left after exit: %v", err)
+			}
+		})
+	}
+}
+
+// staleSocket leaves a socket at path that nobody listens on.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+}
+
+// --unix-listen refuses a path that holds anything but a stale socket,
+// and leaves it as it was (websockify would unlink it).
+func TestProxyUnixListenRefused(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		setup   func(t *testing.T, path string)
+		wantErr string
+	}{
+		{"ErrRegularFile", func(t *testing.T, path string) { writeFile(t, path, []byte("DATA\n")) }, "not a socket: a regular file is there; it is left untouched"},
+		{"ErrDirectory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a socket: a directory is there"},
+		{"ErrLiveSocket", func(t *testing.T, path string) {
+			ln, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+		}, "address in use: a process is listening on the socket"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "x.txt")
+			tt.setup(t, path)
+			before, err := os.Lstat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			err = run(t.Context(), []string{"--unix-listen", path, "--unix-target", "none.sock"}, &stdout, &stderr)
+			if got := cli.ExitCode(err); got != cli.ExitFailure {
+				t.Errorf("got exit code %d (err %v), want %d", got, err, cli.ExitFailure)
+			}
+			clitest.AssertContains(t, "stderr", stderr.String(), []string{"wsproxy: error: ", path, tt.wantErr})
+			now, err := os.Lstat(path)
+			if err != nil || !os.SameFile(before, now) {
+				t.Errorf("%s was replaced or removed: %v", path, err)
+			}
+			if before.Mode().IsRegular() {
+				if got, _ := os.ReadFile(path); string(got) != "DATA\n" {
+					t.Errorf("%s holds %q, want \"DATA\\n\"", path, got)
+				}
 			}
 		})
 	}

@@ -104,7 +104,7 @@ type rootCmd struct {
 	SSLVersion     string  `env:"WSPROXY_SSL_VERSION" default:"default" enum:"default,tlsv1_1,tlsv1_2,tlsv1_3" group:"TLS" help:"Minimum TLS version: default (TLS 1.2), tlsv1_1, tlsv1_2 or tlsv1_3."`
 	SSLCiphers     string  `env:"WSPROXY_SSL_CIPHERS" placeholder:"LIST" group:"TLS" help:"Cipher suites allowed up to TLS 1.2, as OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names, separated by colons. OpenSSL keywords (HIGH, !aNULL) are refused. TLS 1.3 suites are not configurable."`
 	UnixTarget     string  `env:"WSPROXY_UNIX_TARGET" type:"path" placeholder:"FILE" group:"Sockets" help:"Relay to the unix socket FILE instead of a TCP target."`
-	UnixListen     string  `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port (an existing FILE is replaced)."`
+	UnixListen     string  `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port. A stale socket at FILE (nobody listening) is replaced; a live one, or any other file, is an error and is left as it is. The socket is removed at exit."`
 	UnixListenMode string  `env:"WSPROXY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Sockets" help:"Permissions of the --unix-listen socket, in octal. Default: 0600."`
 	Inetd          bool    `env:"WSPROXY_INETD" group:"Sockets" help:"Serve the socket on standard input, from inetd or systemd: a listening socket is served until exit, a connected socket until it closes."`
 	PreferIPv6     bool    `name:"prefer-ipv6" short:"6" env:"WSPROXY_PREFER_IPV6" group:"Sockets" help:"Listen on the IPv6 address when source_addr has IPv4 and IPv6 addresses."`
@@ -114,6 +114,7 @@ type rootCmd struct {
 
 	Heartbeat        seconds `env:"WSPROXY_HEARTBEAT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"Send a ping to each client every SECONDS. 0 means never."`
 	HeartbeatTimeout seconds `env:"WSPROXY_HEARTBEAT_TIMEOUT" default:"0" placeholder:"SECONDS" group:"WebSocket" help:"With --heartbeat, close a session (status 1001) whose client has not answered a ping within SECONDS. 0 means never."`
+	ClientTimeout    seconds `env:"WSPROXY_CLIENT_TIMEOUT" default:"60" placeholder:"SECONDS" group:"WebSocket" help:"Close a session (as a lost connection, 1006) whose client has vanished: its TCP connection left the data sent to it unacknowledged, or keepalive probes unanswered, for SECONDS (a client that does not read for that long is closed too). Found even while the target is not reading. Sets TCP keepalive and, on Linux, TCP_USER_TIMEOUT on client connections. 0 leaves the system's limits (about 15 minutes for unacknowledged data). Default: 60."`
 	FirstByteTimeout seconds `env:"WSPROXY_FIRST_BYTE_TIMEOUT" default:"10" placeholder:"SECONDS" group:"WebSocket" help:"Drop a new connection that sends nothing for SECONDS. 0 means no limit. Default: 10."`
 	HandshakeTimeout seconds `env:"WSPROXY_HANDSHAKE_TIMEOUT" default:"30" placeholder:"SECONDS" group:"WebSocket" help:"Drop a connection whose TLS and WebSocket handshakes take longer than SECONDS in all. 0 means no limit. Default: 30."`
 	MaxMessageSize   int64   `env:"WSPROXY_MAX_MESSAGE_SIZE" default:"16777216" placeholder:"BYTES" group:"WebSocket" help:"Close a session (status 1009) whose client sends a larger message. Default: 16777216 (16 MiB)."`
@@ -330,6 +331,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		HandshakeTimeout:   orNoLimit(c.HandshakeTimeout),
 		Heartbeat:          time.Duration(c.Heartbeat),
 		HeartbeatTimeout:   time.Duration(c.HeartbeatTimeout),
+		ClientTimeout:      orNoLimit(c.ClientTimeout),
 		MaxMessageSize:     c.MaxMessageSize,
 		ClientAddr:         clientAddr,
 	}

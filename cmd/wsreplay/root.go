@@ -96,7 +96,7 @@ type rootCmd struct {
 	Key     string `env:"WSREPLAY_KEY" type:"path" placeholder:"FILE" group:"Listener" help:"PEM private key, if not in --cert."`
 	SSLOnly bool   `env:"WSREPLAY_SSL_ONLY" group:"Listener" help:"Refuse connections that are not TLS (wss://)."`
 
-	UnixListen     string `env:"WSREPLAY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Listener" help:"Listen on the unix socket FILE instead of a TCP port (an existing FILE is replaced)."`
+	UnixListen     string `env:"WSREPLAY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Listener" help:"Listen on the unix socket FILE instead of a TCP port. A stale socket at FILE (nobody listening) is replaced; a live one, or any other file, is an error and is left as it is. The socket is removed at exit."`
 	UnixListenMode string `env:"WSREPLAY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Listener" help:"Permissions of the --unix-listen socket, in octal."`
 
 	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included; named pipes, sockets and devices are refused (403), never opened."`

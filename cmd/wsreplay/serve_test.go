@@ -352,6 +352,54 @@ func TestServeUnix(t *testing.T) {
 	}
 }
 
+// --unix-listen refuses a path that holds a regular file, and leaves the
+// file as it was (websockify would unlink it); a stale socket is replaced.
+func TestServeUnixExisting(t *testing.T) {
+	t.Parallel()
+	rec := writeRecording(t, t.TempDir(), "a.wsrec")
+	t.Run("ErrRegularFile", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "x.txt")
+		if err := os.WriteFile(path, []byte("DATA\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		err := run(t.Context(), []string{"--unix-listen", path, rec}, io.Discard, &stderr)
+		if err == nil {
+			t.Fatal("wsreplay started on a regular file")
+		}
+		if want := path + ": listen: not a socket: a regular file is there; it is left untouched"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q, want %q", stderr.String(), want)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != "DATA\n" {
+			t.Errorf("%s holds %q (%v), want \"DATA\\n\"", path, got, err)
+		}
+	})
+	t.Run("StaleSocket", func(t *testing.T) {
+		t.Parallel()
+		sock := filepath.Join(t.TempDir(), "replay.sock")
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.SetUnlinkOnClose(false)
+		ln.Close()
+		cmd := start(t, "--unix-listen", sock, rec)
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatalf("dial the replaced socket: %v", err)
+		}
+		c.Close()
+		cmd.stop()
+		if err := cmd.wait(t); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+			t.Errorf("the socket is left after exit: %v", err)
+		}
+	})
+}
+
 // newCert writes a self-signed certificate for 127.0.0.1 and its key, and
 // returns their files and a pool that trusts it.
 func newCert(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
