@@ -20,11 +20,6 @@ import (
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
-// Authentication plugins: websockify's auth_plugins.py and
-// websocketproxy.py (auth_connection), version 0.13. They answer as
-// websockify does: 401 with WWW-Authenticate to ask for credentials, 403
-// to refuse.
-
 // basicChallenge is the WWW-Authenticate header of Basic, websockify's
 // realm; the charset parameter (RFC 7617 section 2.1) asks browsers for
 // UTF-8.
