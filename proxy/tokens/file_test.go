@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -16,24 +15,6 @@ import (
 	"github.com/wsproxy/wsproxy/proxy/tokens"
 	"github.com/wsproxy/wsproxy/proxy/tokens/internal/tokentest"
 )
-
-// syncBuffer is a log destination that tests may read while it is written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // The shapes of websockify's token files (its tests' fixtures and
 // documentation): "token: host:port", tabs, comments, IPv6, unix sockets;
@@ -61,7 +42,7 @@ func TestTokenFile(t *testing.T) {
 		": remote_host:1",
 		"   # indented comment",
 	}, "\n"))
-	var logs syncBuffer
+	var logs bytes.Buffer // written by NewFile and Lookup, in this goroutine
 	f, err := tokens.NewFile(path, tokens.FileOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
