@@ -14,7 +14,7 @@ import (
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
-// APIOptions configures a API. The zero value reads "host:port"
+// APIOptions configures an API. The zero value reads "host:port"
 // answers with a client of its own and DefaultLookupTimeout.
 type APIOptions struct {
 	// JSON reads the answer as a JSON object {"host": "h", "port": 5900}
