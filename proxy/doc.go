@@ -4,6 +4,13 @@
 // commands extend it. It never imports the recorder: a Tap sees each frame
 // with its direction and time.
 //
+// TokenResolver chooses the target by token, as websockify's
+// --token-plugin; the stores of tokens (a file, an HTTP API, JWTs, Redis)
+// live in package github.com/wsproxy/wsproxy/proxy/tokens and its
+// sub-packages, and the authenticators (--auth-plugin) in
+// github.com/wsproxy/wsproxy/proxy/auth, so that a program which uses
+// none of them does not link their dependencies.
+//
 // The behaviour reproduces websockify (websockify/websocketproxy.py,
 // websockifyserver.py and websocket.py, version 0.13) so that noVNC and other
 // websockify clients work unchanged:

@@ -456,3 +456,21 @@ func (r *recordingTap) waitClosed(t testing.TB) (proxy.CloseInfo, []tapRecord) {
 	}
 	return r.closes[0], r.frames
 }
+
+// syncBuffer is a log destination that tests may read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

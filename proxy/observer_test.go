@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/auth"
 )
 
 // event is one call to an Observer.
@@ -179,7 +180,7 @@ func TestObserverRejected(t *testing.T) {
 		},
 		{
 			name:    "Auth",
-			opts:    proxy.ServerOptions{Authenticator: proxy.NewBasicAuth("alice", "s3cret")},
+			opts:    proxy.ServerOptions{Authenticator: auth.NewBasic("alice", "s3cret")},
 			connect: func(t *testing.T, addr string) { dial(t, addr, request(basic("alice:wrong"))).readResponse() },
 			want:    proxy.RejectAuth, status: http.StatusUnauthorized,
 		},

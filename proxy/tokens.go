@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Token plugins: websockify's token_plugins.py and websocketproxy.py
@@ -36,16 +35,15 @@ var ErrUnknownToken = errors.New("proxy: unknown token")
 // 403 Forbidden.
 var ErrInvalidToken = errors.New("proxy: invalid token")
 
-// DefaultLookupTimeout bounds a token lookup over the network (an HTTP
-// API, Redis) when its options leave the timeout zero.
-const DefaultLookupTimeout = 5 * time.Second
-
 // maxTokenLength bounds the length of a token in bytes: a nested JWE
 // signed and encrypted with 4096-bit RSA keys is about 2 KiB.
 const maxTokenLength = 4096
 
-// Tokens maps tokens to targets: websockify's token plugins. The
-// implementations in this package are safe for concurrent use.
+// Tokens maps tokens to targets: websockify's token plugins. The stores
+// of package github.com/wsproxy/wsproxy/proxy/tokens and its
+// sub-packages implement it, each safe for concurrent use; they live
+// apart from proxy so that programs which do not use them do not link
+// their dependencies (Redis, JOSE).
 type Tokens interface {
 	// Lookup returns the target of token. It returns an error wrapping
 	// ErrUnknownToken when the token resolves to nothing, ErrInvalidToken
@@ -164,42 +162,4 @@ func clip(token string) string {
 		return strconv.Quote(token[:n]) + "…"
 	}
 	return strconv.Quote(token)
-}
-
-// unixSocketHost is the host name with which websockify's token plugins
-// name a unix socket target: "unix_socket:/path".
-const unixSocketHost = "unix_socket"
-
-// parseTokenTarget parses a target as websockify's token plugins give it:
-// "host:port" split on its last colon, with an IPv6 host in brackets or
-// not ("[::1]:5900", "::1:5900"), or "unix_socket:/path".
-func parseTokenTarget(s string) (Target, error) {
-	if path, ok := strings.CutPrefix(s, unixSocketHost+":"); ok {
-		return hostPortTarget(unixSocketHost, path)
-	}
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 {
-		return Target{}, fmt.Errorf("target %q: want host:port or unix_socket:/path", s)
-	}
-	return hostPortTarget(s[:i], s[i+1:])
-}
-
-// hostPortTarget returns the target of a host and a port, or of a unix
-// socket path when host is "unix_socket".
-func hostPortTarget(host, port string) (Target, error) {
-	if host == unixSocketHost {
-		if port == "" || strings.IndexByte(port, 0) >= 0 {
-			return Target{}, fmt.Errorf("target %s:%q: want a socket path", host, port)
-		}
-		return Target{Network: "unix", Address: port}, nil
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if host == "" || strings.ContainsAny(host, "[]/ \t") {
-		return Target{}, fmt.Errorf("target %q:%q: want a host name or address", host, port)
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 || port[0] == '+' {
-		return Target{}, fmt.Errorf("target %s:%q: want a port from 1 to 65535", host, port)
-	}
-	return Target{Network: "tcp", Address: net.JoinHostPort(host, strconv.Itoa(n))}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/auth"
+	"github.com/wsproxy/wsproxy/proxy/tokens"
 )
 
 // A proxy whose clients choose among the VNC servers of a token file
@@ -25,13 +27,13 @@ func ExampleTokenResolver() {
 	if err := os.WriteFile(path, []byte("vm1: 127.0.0.1:5901\nvm2: 127.0.0.1:5902\n"), 0o600); err != nil {
 		log.Fatal(err)
 	}
-	tokens, err := proxy.NewTokenFile(path, proxy.TokenFileOptions{Reload: true})
+	tokens, err := tokens.NewFile(path, tokens.FileOptions{Reload: true})
 	if err != nil {
 		log.Fatal(err)
 	}
 	srv, err := proxy.NewServer(proxy.ServerOptions{
 		Resolver:      &proxy.TokenResolver{Tokens: tokens},
-		Authenticator: proxy.NewBasicAuth("operator", "secret"),
+		Authenticator: auth.NewBasic("operator", "secret"),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -12,43 +12,6 @@ import (
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
-func TestParseTokenTarget(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, in string
-		want     proxy.Target
-		wantErr  bool
-	}{
-		{"OK", "vnc.example:5900", proxy.Target{Network: "tcp", Address: "vnc.example:5900"}, false},
-		{"IPv4", "10.0.0.1:5901", proxy.Target{Network: "tcp", Address: "10.0.0.1:5901"}, false},
-		{"IPv6Bare", "::1:5900", proxy.Target{Network: "tcp", Address: "[::1]:5900"}, false},
-		{"IPv6Brackets", "[fe80::1]:5900", proxy.Target{Network: "tcp", Address: "[fe80::1]:5900"}, false},
-		{"LeadingZero", "h:05900", proxy.Target{Network: "tcp", Address: "h:5900"}, false},
-		{"UnixSocket", "unix_socket:/run/vnc.sock", proxy.Target{Network: "unix", Address: "/run/vnc.sock"}, false},
-		{"UnixSocketWithColon", "unix_socket:/run/a:b.sock", proxy.Target{Network: "unix", Address: "/run/a:b.sock"}, false},
-		{"ErrNoPort", "vnc.example", proxy.Target{}, true},
-		{"ErrEmptyPort", "vnc.example:", proxy.Target{}, true},
-		{"ErrPortName", "vnc.example:vnc", proxy.Target{}, true},
-		{"ErrPortZero", "vnc.example:0", proxy.Target{}, true},
-		{"ErrPortRange", "vnc.example:65536", proxy.Target{}, true},
-		{"ErrPortSign", "vnc.example:+5900", proxy.Target{}, true},
-		{"ErrEmptyHost", ":5900", proxy.Target{}, true},
-		{"ErrSpaceInHost", "a b:5900", proxy.Target{}, true},
-		{"ErrSlashInHost", "evil/x:5900", proxy.Target{}, true},
-		{"ErrUnixSocketEmpty", "unix_socket:", proxy.Target{}, true},
-		{"ErrEmpty", "", proxy.Target{}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := proxy.ParseTokenTarget(tt.in)
-			if (err != nil) != tt.wantErr || got.Network != tt.want.Network || got.Address != tt.want.Address {
-				t.Errorf("proxy.ParseTokenTarget(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
 // mapTokens is a proxy.Tokens of fixed targets and errors, recording what it was
 // asked.
 type mapTokens map[string]any // proxy.Target or error

@@ -14,10 +14,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/auth"
+	"github.com/wsproxy/wsproxy/proxy/tokens"
+	"github.com/wsproxy/wsproxy/proxy/tokens/jwt"
+	"github.com/wsproxy/wsproxy/proxy/tokens/redis"
 )
 
 // websockify's token and auth plugins (--token-plugin, --auth-plugin), by
@@ -51,7 +55,7 @@ type pluginOptions struct {
 	VerifyClient bool   // --verify-client, which ClientCertCNAuth needs
 
 	// LookupTimeout bounds each token lookup over the network (BaseTokenAPI,
-	// JSONTokenApi, TokenRedis). Zero means proxy.DefaultLookupTimeout.
+	// JSONTokenApi, TokenRedis). Zero means tokens.DefaultLookupTimeout.
 	LookupTimeout time.Duration
 }
 
@@ -59,46 +63,46 @@ type pluginOptions struct {
 // returns the plugin for a source, and its Close (nil if none).
 var tokenPlugins = map[string]func(src string, o pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error){
 	"ReadOnlyTokenFile": func(src string, _ pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		t, err := proxy.NewTokenFile(src, proxy.TokenFileOptions{Logger: log})
+		t, err := tokens.NewFile(src, tokens.FileOptions{Logger: log})
 		return t, nil, err
 	},
 	"TokenFile": func(src string, _ pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		t, err := proxy.NewTokenFile(src, proxy.TokenFileOptions{Reload: true, Logger: log})
+		t, err := tokens.NewFile(src, tokens.FileOptions{Reload: true, Logger: log})
 		return t, nil, err
 	},
 	"TokenFileName": func(src string, _ pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		t, err := proxy.NewTokenFileName(src)
+		t, err := tokens.NewFileName(src)
 		return t, nil, err
 	},
 	"BaseTokenAPI": func(src string, o pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		return tokenAPI(src, proxy.TokenAPIOptions{Timeout: o.LookupTimeout})
+		return tokenAPI(src, tokens.APIOptions{Timeout: o.LookupTimeout})
 	},
 	"JSONTokenApi": func(src string, o pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		return tokenAPI(src, proxy.TokenAPIOptions{JSON: true, Timeout: o.LookupTimeout})
+		return tokenAPI(src, tokens.APIOptions{JSON: true, Timeout: o.LookupTimeout})
 	},
 	"JWTTokenApi": func(src string, _ pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		t, err := proxy.NewJWTTokens(src, proxy.JWTOptions{Logger: log})
+		t, err := jwt.NewTokens(src, jwt.Options{Logger: log})
 		return t, nil, err
 	},
 	"TokenRedis": func(src string, o pluginOptions, log *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		t, err := proxy.NewRedisTokens(src, proxy.RedisOptions{Timeout: o.LookupTimeout})
+		t, err := redis.NewTokens(src, redis.Options{Timeout: o.LookupTimeout})
 		if err != nil {
 			return nil, nil, err
 		}
 		// go-redis logs through a logger of its own, the process's
 		// standard error by default: into the log, where a failed lookup
 		// is already reported with its cause.
-		redis.SetLogger(redisLog{log})
+		goredis.SetLogger(redisLog{log})
 		return t, t, nil
 	},
 	"UnixDomainSocketDirectory": func(src string, _ pluginOptions, _ *slog.Logger) (proxy.Tokens, io.Closer, error) {
-		t, err := proxy.NewSocketDir(src)
+		t, err := tokens.NewSocketDir(src)
 		return t, nil, err
 	},
 }
 
-func tokenAPI(src string, opts proxy.TokenAPIOptions) (proxy.Tokens, io.Closer, error) {
-	t, err := proxy.NewTokenAPI(src, opts)
+func tokenAPI(src string, opts tokens.APIOptions) (proxy.Tokens, io.Closer, error) {
+	t, err := tokens.NewAPI(src, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,19 +115,19 @@ var authPlugins = map[string]func(src string) (proxy.Authenticator, error){
 		// websockify's source is "user:password"; a source without a
 		// colon is an htpasswd file of bcrypt hashes.
 		if user, password, ok := strings.Cut(src, ":"); ok {
-			return proxy.NewBasicAuth(user, password), nil
+			return auth.NewBasic(user, password), nil
 		}
 		path, err := filepath.Abs(src)
 		if err != nil {
 			return nil, err
 		}
-		return proxy.NewBasicAuthFile(path)
+		return auth.NewBasicFile(path)
 	},
 	"ExpectOrigin": func(src string) (proxy.Authenticator, error) {
-		return proxy.NewExpectOrigin(strings.Fields(src)...), nil
+		return auth.NewExpectOrigin(strings.Fields(src)...), nil
 	},
 	"ClientCertCNAuth": func(src string) (proxy.Authenticator, error) {
-		return proxy.NewClientCertCN(strings.Fields(src)...), nil
+		return auth.NewClientCertCN(strings.Fields(src)...), nil
 	},
 }
 
@@ -189,7 +193,7 @@ func (o pluginOptions) validate() error {
 			return errors.New("give -- WRAP_COMMAND_LINE or a token plugin, not both")
 		}
 		if class == "TokenRedis" {
-			if _, err := proxy.ParseRedisSource(o.tokenSource()); err != nil {
+			if _, err := redis.ParseSource(o.tokenSource()); err != nil {
 				return fmt.Errorf("--token-source: %w", err)
 			}
 		}
@@ -244,15 +248,15 @@ func buildPlugins(o pluginOptions, log *slog.Logger) (_ proxy.Resolver, _ proxy.
 				return nil, nil, stop, err
 			}
 		}
-		var tokens proxy.Tokens
-		if tokens, closer, err = tokenPlugins[class](src, o, log); err != nil {
+		var store proxy.Tokens
+		if store, closer, err = tokenPlugins[class](src, o, log); err != nil {
 			return nil, nil, stop, fmt.Errorf("--token-plugin %s: %w", class, err)
 		}
 		var conf *tls.Config
 		if conf, err = sslTargetConfig(o); err != nil {
 			return nil, nil, stop, err
 		}
-		resolver = &proxy.TokenResolver{Tokens: tokens, HostToken: o.HostToken, TLS: conf}
+		resolver = &proxy.TokenResolver{Tokens: store, HostToken: o.HostToken, TLS: conf}
 		log.Info("targets chosen by token", "plugin", class, "host_token", o.HostToken, "ssl_target", o.SSLTarget)
 	}
 	var auth proxy.Authenticator

@@ -1,4 +1,4 @@
-package proxy_test
+package redis_test
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/tokens/internal/tokentest"
+	"github.com/wsproxy/wsproxy/proxy/tokens/redis"
 )
 
 // websockify's parse_source_args cases (tests/test_token_plugins.py).
@@ -43,8 +45,8 @@ func TestSplitSource(t *testing.T) {
 		{`a:"b:c"d:e`, []string{`a`, `"b`, `c"d`, `e`}},
 	}
 	for _, tt := range tests {
-		if got := proxy.SplitSource(tt.in); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("proxy.SplitSource(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := redis.SplitSource(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("redis.SplitSource(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -54,39 +56,39 @@ func TestParseRedisSource(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in      string
-		want    proxy.RedisSource
+		want    redis.Source
 		wantErr bool
 	}{
-		{"127.0.0.1", proxy.RedisSource{"127.0.0.1", 6379, 0, "", ""}, false},
-		{"127.0.0.1:1234", proxy.RedisSource{"127.0.0.1", 1234, 0, "", ""}, false},
-		{"127.0.0.1:1234:2", proxy.RedisSource{"127.0.0.1", 1234, 2, "", ""}, false},
-		{"127.0.0.1:1234:2:verysecret", proxy.RedisSource{"127.0.0.1", 1234, 2, "verysecret", ""}, false},
-		{"127.0.0.1:1234:2:verysecret:namespace", proxy.RedisSource{"127.0.0.1", 1234, 2, "verysecret", "namespace"}, false},
-		{"127.0.0.1:::verysecret", proxy.RedisSource{"127.0.0.1", 6379, 0, "verysecret", ""}, false},
-		{"127.0.0.1::::", proxy.RedisSource{"127.0.0.1", 6379, 0, "", ""}, false},
-		{"127.0.0.1:::", proxy.RedisSource{"127.0.0.1", 6379, 0, "", ""}, false},
-		{"127.0.0.1::", proxy.RedisSource{"127.0.0.1", 6379, 0, "", ""}, false},
-		{"127.0.0.1:", proxy.RedisSource{"127.0.0.1", 6379, 0, "", ""}, false},
-		{"127.0.0.1::::namespace", proxy.RedisSource{"127.0.0.1", 6379, 0, "", "namespace"}, false},
-		{`127.0.0.1::::"ns1:ns2"`, proxy.RedisSource{"127.0.0.1", 6379, 0, "", "ns1:ns2"}, false},
-		{"127.0.0.1::2", proxy.RedisSource{"127.0.0.1", 6379, 2, "", ""}, false},
-		{"127.0.0.1:1234::verysecret", proxy.RedisSource{"127.0.0.1", 1234, 0, "verysecret", ""}, false},
-		{"127.0.0.1::2:verysecret", proxy.RedisSource{"127.0.0.1", 6379, 2, "verysecret", ""}, false},
-		{"127.0.0.1::2:", proxy.RedisSource{"127.0.0.1", 6379, 2, "", ""}, false},
-		{`127.0.0.1::::"pass:word"`, proxy.RedisSource{"127.0.0.1", 6379, 0, "", "pass:word"}, false},
-		{`"::1":6380`, proxy.RedisSource{"::1", 6380, 0, "", ""}, false},
-		{"127.0.0.1:port", proxy.RedisSource{}, true},
-		{"127.0.0.1:0", proxy.RedisSource{}, true},
-		{"127.0.0.1:1:db", proxy.RedisSource{}, true},
-		{"127.0.0.1:1:-1", proxy.RedisSource{}, true},
-		{"a:1:2:3:4:5", proxy.RedisSource{}, true},
-		{"", proxy.RedisSource{}, true},
-		{":6379", proxy.RedisSource{}, true},
+		{"127.0.0.1", redis.Source{"127.0.0.1", 6379, 0, "", ""}, false},
+		{"127.0.0.1:1234", redis.Source{"127.0.0.1", 1234, 0, "", ""}, false},
+		{"127.0.0.1:1234:2", redis.Source{"127.0.0.1", 1234, 2, "", ""}, false},
+		{"127.0.0.1:1234:2:verysecret", redis.Source{"127.0.0.1", 1234, 2, "verysecret", ""}, false},
+		{"127.0.0.1:1234:2:verysecret:namespace", redis.Source{"127.0.0.1", 1234, 2, "verysecret", "namespace"}, false},
+		{"127.0.0.1:::verysecret", redis.Source{"127.0.0.1", 6379, 0, "verysecret", ""}, false},
+		{"127.0.0.1::::", redis.Source{"127.0.0.1", 6379, 0, "", ""}, false},
+		{"127.0.0.1:::", redis.Source{"127.0.0.1", 6379, 0, "", ""}, false},
+		{"127.0.0.1::", redis.Source{"127.0.0.1", 6379, 0, "", ""}, false},
+		{"127.0.0.1:", redis.Source{"127.0.0.1", 6379, 0, "", ""}, false},
+		{"127.0.0.1::::namespace", redis.Source{"127.0.0.1", 6379, 0, "", "namespace"}, false},
+		{`127.0.0.1::::"ns1:ns2"`, redis.Source{"127.0.0.1", 6379, 0, "", "ns1:ns2"}, false},
+		{"127.0.0.1::2", redis.Source{"127.0.0.1", 6379, 2, "", ""}, false},
+		{"127.0.0.1:1234::verysecret", redis.Source{"127.0.0.1", 1234, 0, "verysecret", ""}, false},
+		{"127.0.0.1::2:verysecret", redis.Source{"127.0.0.1", 6379, 2, "verysecret", ""}, false},
+		{"127.0.0.1::2:", redis.Source{"127.0.0.1", 6379, 2, "", ""}, false},
+		{`127.0.0.1::::"pass:word"`, redis.Source{"127.0.0.1", 6379, 0, "", "pass:word"}, false},
+		{`"::1":6380`, redis.Source{"::1", 6380, 0, "", ""}, false},
+		{"127.0.0.1:port", redis.Source{}, true},
+		{"127.0.0.1:0", redis.Source{}, true},
+		{"127.0.0.1:1:db", redis.Source{}, true},
+		{"127.0.0.1:1:-1", redis.Source{}, true},
+		{"a:1:2:3:4:5", redis.Source{}, true},
+		{"", redis.Source{}, true},
+		{":6379", redis.Source{}, true},
 	}
 	for _, tt := range tests {
-		got, err := proxy.ParseRedisSource(tt.in)
+		got, err := redis.ParseSource(tt.in)
 		if (err != nil) != tt.wantErr || (!tt.wantErr && got != tt.want) {
-			t.Errorf("proxy.ParseRedisSource(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			t.Errorf("redis.ParseSource(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
@@ -218,45 +220,45 @@ func TestRedisTokens(t *testing.T) {
 	srv.set(t, 3, "very:secret", "db3", "in_db3:5907")
 
 	host, port, _ := net.SplitHostPort(srv.addr)
-	r, err := proxy.NewRedisTokens(host+":"+port+`::"very:secret"`, proxy.RedisOptions{})
+	r, err := redis.NewTokens(host+":"+port+`::"very:secret"`, redis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	wantTarget(t, r, "json", "tcp", "remote_host:5900")
-	wantTarget(t, r, "jsonspaces", "tcp", "remote_host:5901")
-	wantTarget(t, r, "plain", "tcp", "remote_host:5902")
-	wantTarget(t, r, "plainspaces", "tcp", "remote_host:5903")
-	wantTarget(t, r, "v6", "tcp", "[::1]:5904")
-	wantTarget(t, r, "sock", "unix", "/run/vnc.sock")
-	wantErr(t, r, "nope", proxy.ErrUnknownToken)
-	wantErr(t, r, "db3", proxy.ErrUnknownToken)
+	tokentest.WantTarget(t, r, "json", "tcp", "remote_host:5900")
+	tokentest.WantTarget(t, r, "jsonspaces", "tcp", "remote_host:5901")
+	tokentest.WantTarget(t, r, "plain", "tcp", "remote_host:5902")
+	tokentest.WantTarget(t, r, "plainspaces", "tcp", "remote_host:5903")
+	tokentest.WantTarget(t, r, "v6", "tcp", "[::1]:5904")
+	tokentest.WantTarget(t, r, "sock", "unix", "/run/vnc.sock")
+	tokentest.WantErr(t, r, "nope", proxy.ErrUnknownToken)
+	tokentest.WantErr(t, r, "db3", proxy.ErrUnknownToken)
 	for _, tok := range []string{"badjson", "nohost", "garbage"} {
-		wantErr(t, r, tok, nil)
+		tokentest.WantErr(t, r, tok, nil)
 	}
 
-	ns, err := proxy.NewRedisTokens(host+":"+port+`:0:"very:secret":"app:dev"`, proxy.RedisOptions{})
+	ns, err := redis.NewTokens(host+":"+port+`:0:"very:secret":"app:dev"`, redis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	wantTarget(t, ns, "ns", "tcp", "namespaced:5905")
-	wantTarget(t, ns, "json", "tcp", "namespaced:5906")
-	wantErr(t, ns, "plain", proxy.ErrUnknownToken)
+	tokentest.WantTarget(t, ns, "ns", "tcp", "namespaced:5905")
+	tokentest.WantTarget(t, ns, "json", "tcp", "namespaced:5906")
+	tokentest.WantErr(t, ns, "plain", proxy.ErrUnknownToken)
 
-	db3, err := proxy.NewRedisTokens(host+":"+port+`:3:"very:secret"`, proxy.RedisOptions{})
+	db3, err := redis.NewTokens(host+":"+port+`:3:"very:secret"`, redis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db3.Close()
-	wantTarget(t, db3, "db3", "tcp", "in_db3:5907")
+	tokentest.WantTarget(t, db3, "db3", "tcp", "in_db3:5907")
 
-	noauth, err := proxy.NewRedisTokens(srv.addr, proxy.RedisOptions{})
+	noauth, err := redis.NewTokens(srv.addr, redis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer noauth.Close()
-	wantErr(t, noauth, "json", nil)
+	tokentest.WantErr(t, noauth, "json", nil)
 }
 
 // A Redis that goes down fails lookups at once with a 502, and they work
@@ -266,12 +268,12 @@ func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	srv.set(t, 0, "", "tok", "remote_host:5900")
-	r, err := proxy.NewRedisTokens(srv.addr, proxy.RedisOptions{Timeout: 500 * time.Millisecond})
+	r, err := redis.NewTokens(srv.addr, redis.Options{Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	wantTarget(t, r, "tok", "tcp", "remote_host:5900")
+	tokentest.WantTarget(t, r, "tok", "tcp", "remote_host:5900")
 	srv.stop()
 
 	for range 2 { // a pooled connection, then a new one
@@ -280,7 +282,7 @@ func TestRedisDown(t *testing.T) {
 		if elapsed := time.Since(start); elapsed > 2*time.Second {
 			t.Errorf("Lookup with Redis down took %v", elapsed)
 		}
-		status := proxy.LookupStatus("tok", err)
+		status := tokentest.Status(err)
 		if err == nil || (status != http.StatusBadGateway && status != http.StatusGatewayTimeout) {
 			t.Errorf("Lookup with Redis down: %v (HTTP %d), want a 502", err, status)
 		}
@@ -311,7 +313,7 @@ func TestRedisDown(t *testing.T) {
 			c.Close()
 		}
 	}()
-	silent, err := proxy.NewRedisTokens(ln.Addr().String(), proxy.RedisOptions{Timeout: 300 * time.Millisecond})
+	silent, err := redis.NewTokens(ln.Addr().String(), redis.Options{Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +326,7 @@ func TestRedisDown(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Lookup on a silent server: %v, want DeadlineExceeded", err)
 	}
-	if status := proxy.LookupStatus("tok", err); status != http.StatusGatewayTimeout {
+	if status := tokentest.Status(err); status != http.StatusGatewayTimeout {
 		t.Errorf("status %d, want 504", status)
 	}
 }

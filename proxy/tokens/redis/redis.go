@@ -1,4 +1,4 @@
-package proxy
+package redis
 
 import (
 	"context"
@@ -10,32 +10,35 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/tokens"
 )
 
-// RedisOptions configures a RedisTokens. The zero value means
-// DefaultLookupTimeout.
-type RedisOptions struct {
+// Options configures a Tokens. The zero value means
+// tokens.DefaultLookupTimeout.
+type Options struct {
 	// Timeout bounds each lookup, connecting included. Zero means
-	// DefaultLookupTimeout.
+	// tokens.DefaultLookupTimeout.
 	Timeout time.Duration
 }
 
-// RedisTokens resolves tokens from Redis (websockify's TokenRedis): the
+// Tokens resolves tokens from Redis (websockify's TokenRedis): the
 // key is the token, or "namespace:token", and its value is the target,
 // as JSON {"host": "host:port"} or as plain "host:port" (surrounding white
 // space ignored). A server that is down or slow fails the lookup after
 // the timeout; sessions already open are not affected. Safe for
 // concurrent use; Close must be called once when it is no longer used.
-type RedisTokens struct {
-	client    *redis.Client
+type Tokens struct {
+	client    *goredis.Client
 	namespace string // with its ":" when not empty
 	timeout   time.Duration
 }
 
-// RedisSource is a parsed TokenRedis --token-source.
-type RedisSource struct {
+// Source is a parsed TokenRedis --token-source.
+type Source struct {
 	Host      string
 	Port      int    // default 6379
 	DB        int    // default 0
@@ -43,14 +46,14 @@ type RedisSource struct {
 	Namespace string // empty: none
 }
 
-// ParseRedisSource parses websockify's TokenRedis source,
+// ParseSource parses websockify's TokenRedis source,
 // "host[:port[:db[:password[:namespace]]]]": fields are separated by
 // colons; a field wrapped in double quotes may hold colons
 // (my-redis::::"first-ns:second-ns"); an empty field takes its default.
 // It returns an error for more than five fields, an empty host, or a
 // port or db that is not a number.
-func ParseRedisSource(src string) (RedisSource, error) {
-	s := RedisSource{Port: 6379}
+func ParseSource(src string) (Source, error) {
+	s := Source{Port: 6379}
 	f := splitSource(src)
 	if len(f) > 5 {
 		return s, fmt.Errorf("redis source %q: want host[:port[:db[:password[:namespace]]]]", src)
@@ -101,24 +104,24 @@ func splitSource(s string) []string {
 	}
 }
 
-// NewRedisTokens returns the plugin for the source
-// "host[:port[:db[:password[:namespace]]]]" (see ParseRedisSource). It
+// NewTokens returns the plugin for the source
+// "host[:port[:db[:password[:namespace]]]]" (see ParseSource). It
 // does not connect: a server that is down fails the lookups, not the
-// start. It returns the errors of ParseRedisSource.
-func NewRedisTokens(source string, opts RedisOptions) (*RedisTokens, error) {
-	s, err := ParseRedisSource(source)
+// start. It returns the errors of ParseSource.
+func NewTokens(source string, opts Options) (*Tokens, error) {
+	s, err := ParseSource(source)
 	if err != nil {
 		return nil, err
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
-		timeout = DefaultLookupTimeout
+		timeout = tokens.DefaultLookupTimeout
 	}
 	ns := s.Namespace
 	if ns != "" {
 		ns += ":"
 	}
-	client := redis.NewClient(&redis.Options{
+	client := goredis.NewClient(&goredis.Options{
 		Addr:     net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
 		Password: s.Password,
 		DB:       s.DB,
@@ -134,24 +137,24 @@ func NewRedisTokens(source string, opts RedisOptions) (*RedisTokens, error) {
 		MaxRetries:    1,
 		DialerRetries: 1,
 	})
-	return &RedisTokens{client: client, namespace: ns, timeout: timeout}, nil
+	return &Tokens{client: client, namespace: ns, timeout: timeout}, nil
 }
 
 // Lookup returns the target stored under the token's key. It returns an
-// error wrapping ErrUnknownToken when there is no such key, and other
+// error wrapping proxy.ErrUnknownToken when there is no such key, and other
 // errors when Redis cannot be reached in time (wrapping
 // context.DeadlineExceeded on a timeout) or the value is not a target.
-func (r *RedisTokens) Lookup(ctx context.Context, token string) (Target, error) {
+func (r *Tokens) Lookup(ctx context.Context, token string) (proxy.Target, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	v, err := r.client.Get(ctx, r.namespace+token).Result()
 	switch {
-	case errors.Is(err, redis.Nil):
-		return Target{}, ErrUnknownToken
+	case errors.Is(err, goredis.Nil):
+		return proxy.Target{}, proxy.ErrUnknownToken
 	case err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded):
-		return Target{}, fmt.Errorf("redis: %w (%w)", err, ctx.Err())
+		return proxy.Target{}, fmt.Errorf("redis: %w (%w)", err, ctx.Err())
 	case err != nil:
-		return Target{}, fmt.Errorf("redis: %w", err)
+		return proxy.Target{}, fmt.Errorf("redis: %w", err)
 	}
 	v = strings.TrimSpace(v)
 	if strings.HasPrefix(v, "{") {
@@ -159,19 +162,19 @@ func (r *RedisTokens) Lookup(ctx context.Context, token string) (Target, error) 
 			Host *string `json:"host"`
 		}
 		if err := json.Unmarshal([]byte(v), &j); err != nil {
-			return Target{}, fmt.Errorf("redis: value of %q: %w", r.namespace+token, err)
+			return proxy.Target{}, fmt.Errorf("redis: value of %q: %w", r.namespace+token, err)
 		}
 		if j.Host == nil {
-			return Target{}, fmt.Errorf(`redis: value of %q: no "host"`, r.namespace+token)
+			return proxy.Target{}, fmt.Errorf(`redis: value of %q: no "host"`, r.namespace+token)
 		}
 		v = *j.Host
 	}
-	t, err := parseTokenTarget(v)
+	t, err := tokens.ParseTarget(v)
 	if err != nil {
-		return Target{}, fmt.Errorf("redis: value of %q: %w", r.namespace+token, err)
+		return proxy.Target{}, fmt.Errorf("redis: value of %q: %w", r.namespace+token, err)
 	}
 	return t, nil
 }
 
 // Close closes the connections to Redis. It returns the client's error.
-func (r *RedisTokens) Close() error { return r.client.Close() }
+func (r *Tokens) Close() error { return r.client.Close() }

@@ -1,4 +1,4 @@
-package proxy
+package jwt
 
 import (
 	"bytes"
@@ -24,12 +24,15 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/wsproxy/wsproxy/internal/filesnap"
 	"github.com/wsproxy/wsproxy/internal/regfile"
+	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/tokens"
 )
 
-// JWTOptions configures a JWTTokens. The zero value checks times against
+// Options configures a Tokens. The zero value checks times against
 // the system clock and logs nothing.
-type JWTOptions struct {
+type Options struct {
 	// Now is the clock against which "nbf" and "exp" are checked. nil
 	// means time.Now.
 	Now func() time.Time
@@ -39,7 +42,7 @@ type JWTOptions struct {
 	Logger *slog.Logger
 }
 
-// JWTTokens resolves tokens that carry their target: JSON Web Tokens
+// Tokens resolves tokens that carry their target: JSON Web Tokens
 // signed, or signed then encrypted, with the key in a file (websockify's
 // JWTTokenApi, whose token plugin reads github.com/latchset/jwcrypto's
 // formats):
@@ -61,14 +64,14 @@ type JWTOptions struct {
 //     confusion" attack).
 //
 // The key file is read again when it changes. Safe for concurrent use.
-type JWTTokens struct {
+type Tokens struct {
 	path string
 	now  func() time.Time
 	log  *slog.Logger
 
 	mu   sync.Mutex
 	key  *jwtKey
-	snap snapshot
+	snap filesnap.Snapshot
 }
 
 // jwtKey is a key and the algorithms that may be used with it.
@@ -85,10 +88,10 @@ var contentEncryptions = []jose.ContentEncryption{
 	jose.A128GCM, jose.A192GCM, jose.A256GCM,
 }
 
-// NewJWTTokens returns the plugin for the key in keyFile. It returns an
+// NewTokens returns the plugin for the key in keyFile. It returns an
 // error if the file cannot be read or holds no usable key.
-func NewJWTTokens(keyFile string, opts JWTOptions) (*JWTTokens, error) {
-	j := &JWTTokens{path: keyFile, now: opts.Now, log: opts.Logger}
+func NewTokens(keyFile string, opts Options) (*Tokens, error) {
+	j := &Tokens{path: keyFile, now: opts.Now, log: opts.Logger}
 	if j.now == nil {
 		j.now = time.Now
 	}
@@ -102,14 +105,14 @@ func NewJWTTokens(keyFile string, opts JWTOptions) (*JWTTokens, error) {
 }
 
 // loadKey returns the key, read again if the file changed.
-func (j *JWTTokens) loadKey() (*jwtKey, error) {
+func (j *Tokens) loadKey() (*jwtKey, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.key != nil && !j.snap.changed() {
+	if j.key != nil && !j.snap.Changed() {
 		return j.key, nil
 	}
-	var snap snapshot
-	if _, err := snap.stat(j.path); err != nil {
+	var snap filesnap.Snapshot
+	if _, err := snap.Stat(j.path); err != nil {
 		return nil, fmt.Errorf("JWT key: %w", err)
 	}
 	b, err := regfile.ReadFile(j.path)
@@ -128,14 +131,14 @@ func (j *JWTTokens) loadKey() (*jwtKey, error) {
 }
 
 // Lookup verifies token and returns the target in its claims. It returns
-// an error wrapping ErrInvalidToken for a token that is malformed, not
+// an error wrapping proxy.ErrInvalidToken for a token that is malformed, not
 // signed with the key, not decryptable with it, not yet valid, expired or
 // without a target, and the error of reading the key file when it changed
 // and cannot be read.
-func (j *JWTTokens) Lookup(_ context.Context, token string) (Target, error) {
+func (j *Tokens) Lookup(_ context.Context, token string) (proxy.Target, error) {
 	key, err := j.loadKey()
 	if err != nil {
-		return Target{}, err
+		return proxy.Target{}, err
 	}
 	var payload []byte
 	switch strings.Count(token, ".") {
@@ -147,26 +150,25 @@ func (j *JWTTokens) Lookup(_ context.Context, token string) (Target, error) {
 		err = errors.New("not a compact JWS or JWE")
 	}
 	if err != nil {
-		return Target{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return proxy.Target{}, fmt.Errorf("%w: %w", proxy.ErrInvalidToken, err)
 	}
 	var claims struct {
-		hostPort
 		NotBefore *float64 `json:"nbf"`
 		Expiry    *float64 `json:"exp"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
-		return Target{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+		return proxy.Target{}, fmt.Errorf("%w: claims: %w", proxy.ErrInvalidToken, err)
 	}
 	now := float64(j.now().UnixNano()) / 1e9
 	if claims.NotBefore != nil && now < *claims.NotBefore {
-		return Target{}, fmt.Errorf("%w: not valid before %s", ErrInvalidToken, unixTime(*claims.NotBefore))
+		return proxy.Target{}, fmt.Errorf("%w: not valid before %s", proxy.ErrInvalidToken, unixTime(*claims.NotBefore))
 	}
 	if claims.Expiry != nil && now > *claims.Expiry {
-		return Target{}, fmt.Errorf("%w: expired at %s", ErrInvalidToken, unixTime(*claims.Expiry))
+		return proxy.Target{}, fmt.Errorf("%w: expired at %s", proxy.ErrInvalidToken, unixTime(*claims.Expiry))
 	}
-	t, err := claims.target()
+	t, err := tokens.ParseJSONTarget(payload)
 	if err != nil {
-		return Target{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+		return proxy.Target{}, fmt.Errorf("%w: claims: %w", proxy.ErrInvalidToken, err)
 	}
 	return t, nil
 }

@@ -1,9 +1,8 @@
-package proxy
+package tokens
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,17 +10,19 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/wsproxy/wsproxy/proxy"
 )
 
-// TokenAPIOptions configures a TokenAPI. The zero value reads "host:port"
+// APIOptions configures an API. The zero value reads "host:port"
 // answers with a client of its own and DefaultLookupTimeout.
-type TokenAPIOptions struct {
+type APIOptions struct {
 	// JSON reads the answer as a JSON object {"host": "h", "port": 5900}
 	// (websockify's JSONTokenApi; the port may be a string). false reads
 	// "host:port" (BaseTokenAPI).
 	JSON bool
 
-	// Client makes the requests. nil means a client of the TokenAPI's
+	// Client makes the requests. nil means a client of the API's
 	// own, whose idle connections Close closes.
 	Client *http.Client
 
@@ -30,7 +31,7 @@ type TokenAPIOptions struct {
 	Timeout time.Duration
 }
 
-// TokenAPI resolves tokens with an HTTP GET (websockify's BaseTokenAPI
+// API resolves tokens with an HTTP GET (websockify's BaseTokenAPI
 // and JSONTokenApi): the URL is a template in which "%s" stands for the
 // token, as Python's % operator reads it ("%%" for a percent sign). A 2xx
 // answer holds the target; any other status means the token is unknown.
@@ -40,7 +41,7 @@ type TokenAPIOptions struct {
 // not put it in the scheme or the host: the client never chooses where
 // the API request goes. Safe for concurrent use; Close must be called
 // once when it is no longer used.
-type TokenAPI struct {
+type API struct {
 	before, after string // the template around "%s", "%%" decoded
 	json          bool
 	client        *http.Client
@@ -51,11 +52,11 @@ type TokenAPI struct {
 // maxAPIAnswer bounds the body read from the token API.
 const maxAPIAnswer = 64 << 10
 
-// NewTokenAPI returns the plugin for the URL template rawURL. It returns
+// NewAPI returns the plugin for the URL template rawURL. It returns
 // an error if the template does not have exactly one "%s", has another
 // "%" sequence than "%%", is not an http or https URL, or puts the token
 // in the scheme or the host.
-func NewTokenAPI(rawURL string, opts TokenAPIOptions) (*TokenAPI, error) {
+func NewAPI(rawURL string, opts APIOptions) (*API, error) {
 	before, after, err := splitTemplate(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("token API URL %q: %w", rawURL, err)
@@ -71,7 +72,7 @@ func NewTokenAPI(rawURL string, opts TokenAPIOptions) (*TokenAPI, error) {
 	case u.Host == "" || strings.Contains(u.Host, marker) || strings.Contains(u.User.String(), marker):
 		return nil, fmt.Errorf("token API URL %q: the token (%%s) must be in the path or the query, after the host", rawURL)
 	}
-	a := &TokenAPI{before: before, after: after, json: opts.JSON, client: opts.Client, timeout: opts.Timeout}
+	a := &API{before: before, after: after, json: opts.JSON, client: opts.Client, timeout: opts.Timeout}
 	if a.client == nil {
 		a.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		a.own = true
@@ -112,74 +113,46 @@ func splitTemplate(s string) (before, after string, err error) {
 }
 
 // Lookup asks the API for the target of token. It returns an error
-// wrapping ErrUnknownToken when the API answers with a status other than
+// wrapping proxy.ErrUnknownToken when the API answers with a status other than
 // 2xx, and other errors when the request fails, times out (wrapping
 // context.DeadlineExceeded) or the answer holds no target.
-func (a *TokenAPI) Lookup(ctx context.Context, token string) (Target, error) {
+func (a *API) Lookup(ctx context.Context, token string) (proxy.Target, error) {
 	if token == "." || token == ".." {
 		// Path segments that a server would resolve.
-		return Target{}, fmt.Errorf("%w: dot segment", ErrUnknownToken)
+		return proxy.Target{}, fmt.Errorf("%w: dot segment", proxy.ErrUnknownToken)
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.before+escapeToken(token)+a.after, nil)
 	if err != nil {
-		return Target{}, fmt.Errorf("token API: %w", err)
+		return proxy.Target{}, fmt.Errorf("token API: %w", err)
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return Target{}, fmt.Errorf("token API: %w", err)
+		return proxy.Target{}, fmt.Errorf("token API: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxAPIAnswer)) // keep the connection
-		return Target{}, fmt.Errorf("%w: token API answered %s", ErrUnknownToken, resp.Status)
+		return proxy.Target{}, fmt.Errorf("%w: token API answered %s", proxy.ErrUnknownToken, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIAnswer+1))
 	if err != nil {
-		return Target{}, fmt.Errorf("token API: reading the answer: %w", err)
+		return proxy.Target{}, fmt.Errorf("token API: reading the answer: %w", err)
 	}
 	if len(body) > maxAPIAnswer {
-		return Target{}, fmt.Errorf("token API: answer larger than %d bytes", maxAPIAnswer)
+		return proxy.Target{}, fmt.Errorf("token API: answer larger than %d bytes", maxAPIAnswer)
 	}
-	var t Target
+	var t proxy.Target
 	if a.json {
-		t, err = jsonTarget(body)
+		t, err = ParseJSONTarget(body)
 	} else {
-		t, err = parseTokenTarget(string(bytes.TrimSpace(body)))
+		t, err = ParseTarget(string(bytes.TrimSpace(body)))
 	}
 	if err != nil {
-		return Target{}, fmt.Errorf("token API: answer: %w", err)
+		return proxy.Target{}, fmt.Errorf("token API: answer: %w", err)
 	}
 	return t, nil
-}
-
-// jsonTarget reads {"host": "h", "port": 5900}.
-func jsonTarget(b []byte) (Target, error) {
-	var v hostPort
-	if err := json.Unmarshal(b, &v); err != nil {
-		return Target{}, err
-	}
-	return v.target()
-}
-
-// hostPort is a target in JSON, as JSONTokenApi and JWTTokenApi read it.
-type hostPort struct {
-	Host *string         `json:"host"`
-	Port json.RawMessage `json:"port"` // a number or a string
-}
-
-func (v hostPort) target() (Target, error) {
-	if v.Host == nil || v.Port == nil {
-		return Target{}, errors.New(`want "host" and "port"`)
-	}
-	port := string(v.Port)
-	if strings.HasPrefix(port, `"`) {
-		if err := json.Unmarshal(v.Port, &port); err != nil {
-			return Target{}, err
-		}
-	}
-	return hostPortTarget(*v.Host, port)
 }
 
 // escapeToken percent-encodes every byte of token but RFC 3986's
@@ -200,9 +173,9 @@ func escapeToken(token string) string {
 	return b.String()
 }
 
-// Close closes the idle connections of the TokenAPI's own client. It
+// Close closes the idle connections of the API's own client. It
 // returns nil.
-func (a *TokenAPI) Close() error {
+func (a *API) Close() error {
 	if a.own {
 		a.client.CloseIdleConnections()
 	}

@@ -1,4 +1,4 @@
-package proxy
+package tokens
 
 import (
 	"bufio"
@@ -13,16 +13,17 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wsproxy/wsproxy/internal/filesnap"
 	"github.com/wsproxy/wsproxy/internal/regfile"
+	"github.com/wsproxy/wsproxy/proxy"
 )
 
-// TokenFileOptions configures a TokenFile. The zero value loads the file
+// FileOptions configures a File. The zero value loads the file
 // once and logs nothing.
-type TokenFileOptions struct {
+type FileOptions struct {
 	// Reload picks up changes to the file, or to the files of the
 	// directory, at the next lookup after them (websockify's TokenFile,
 	// which reads the whole file again at every lookup). false loads them
@@ -34,7 +35,7 @@ type TokenFileOptions struct {
 	Logger *slog.Logger
 }
 
-// TokenFile resolves tokens from a file, or from every regular file of a
+// File resolves tokens from a file, or from every regular file of a
 // directory, of lines "token: host:port" (websockify's ReadOnlyTokenFile
 // and TokenFile):
 //
@@ -48,24 +49,24 @@ type TokenFileOptions struct {
 //     directory are read in name order).
 //
 // It is safe for concurrent use.
-type TokenFile struct {
+type File struct {
 	path   string
 	reload bool
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	targets map[string]Target
-	snap    snapshot // of what targets was read from
+	targets map[string]proxy.Target
+	snap    filesnap.Snapshot // of what targets was read from
 }
 
-// NewTokenFile loads the token file or directory at path. It returns an
+// NewFile loads the token file or directory at path. It returns an
 // error if path cannot be read.
-func NewTokenFile(path string, opts TokenFileOptions) (*TokenFile, error) {
+func NewFile(path string, opts FileOptions) (*File, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &TokenFile{path: path, reload: opts.Reload, log: log}
+	f := &File{path: path, reload: opts.Reload, log: log}
 	if err := f.load(); err != nil {
 		return nil, err
 	}
@@ -73,29 +74,29 @@ func NewTokenFile(path string, opts TokenFileOptions) (*TokenFile, error) {
 }
 
 // Lookup returns the target of token. It returns an error wrapping
-// ErrUnknownToken for a token not in the file, and the error of reading
+// proxy.ErrUnknownToken for a token not in the file, and the error of reading
 // the file when a reload fails.
-func (f *TokenFile) Lookup(_ context.Context, token string) (Target, error) {
+func (f *File) Lookup(_ context.Context, token string) (proxy.Target, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.reload && f.snap.changed() {
+	if f.reload && f.snap.Changed() {
 		if err := f.load(); err != nil {
-			f.snap = snapshot{racy: true} // try again at the next lookup
-			return Target{}, err
+			f.snap = filesnap.Snapshot{} // try again at the next lookup
+			return proxy.Target{}, err
 		}
 	}
 	t, ok := f.targets[token]
 	if !ok {
-		return Target{}, ErrUnknownToken
+		return proxy.Target{}, proxy.ErrUnknownToken
 	}
 	return t, nil
 }
 
 // load reads the file or directory into f.targets. f.mu is held, or f is
 // new.
-func (f *TokenFile) load() error {
-	var snap snapshot
-	fi, err := snap.stat(f.path)
+func (f *File) load() error {
+	var snap filesnap.Snapshot
+	fi, err := snap.Stat(f.path)
 	if err != nil {
 		return fmt.Errorf("token file: %w", err)
 	}
@@ -110,12 +111,12 @@ func (f *TokenFile) load() error {
 			p := filepath.Join(f.path, e.Name())
 			// As websockify's Path.is_file: regular files, through
 			// symbolic links.
-			if fi, err := snap.stat(p); err == nil && fi.Mode().IsRegular() {
+			if fi, err := snap.Stat(p); err == nil && fi.Mode().IsRegular() {
 				files = append(files, p)
 			}
 		}
 	}
-	targets := make(map[string]Target)
+	targets := make(map[string]proxy.Target)
 	for _, p := range files {
 		if err := f.read(p, targets); err != nil {
 			return fmt.Errorf("token file: %w", err)
@@ -128,7 +129,7 @@ func (f *TokenFile) load() error {
 
 // read adds the tokens of the file at path to targets. A special file
 // (a named pipe, a socket, a device) is an error, and is not opened.
-func (f *TokenFile) read(path string, targets map[string]Target) error {
+func (f *File) read(path string, targets map[string]proxy.Target) error {
 	file, err := regfile.Open(path)
 	if err != nil {
 		return err
@@ -160,7 +161,7 @@ func (f *TokenFile) read(path string, targets map[string]Target) error {
 
 // parseTokenLine parses a "token: host:port" line. websockify splits it
 // with re.split(r':\s', line), which must give two parts.
-func parseTokenLine(line string) (string, Target, error) {
+func parseTokenLine(line string) (string, proxy.Target, error) {
 	sep := -1
 	for i := 0; i < len(line); i++ {
 		if line[i] != ':' {
@@ -170,71 +171,71 @@ func parseTokenLine(line string) (string, Target, error) {
 			continue
 		}
 		if sep >= 0 {
-			return "", Target{}, errors.New(`want "token: host:port": more than one colon followed by a space`)
+			return "", proxy.Target{}, errors.New(`want "token: host:port": more than one colon followed by a space`)
 		}
 		sep = i
 	}
 	if sep < 0 {
-		return "", Target{}, errors.New(`want "token: host:port": no colon followed by a space`)
+		return "", proxy.Target{}, errors.New(`want "token: host:port": no colon followed by a space`)
 	}
 	token := strings.TrimSpace(line[:sep])
 	if token == "" {
-		return "", Target{}, errors.New(`want "token: host:port": empty token`)
+		return "", proxy.Target{}, errors.New(`want "token: host:port": empty token`)
 	}
-	t, err := parseTokenTarget(strings.TrimSpace(line[sep+1:]))
+	t, err := ParseTarget(strings.TrimSpace(line[sep+1:]))
 	return token, t, err
 }
 
-// TokenFileName resolves a token from the file of that name in a
+// FileName resolves a token from the file of that name in a
 // directory, which holds "host:port" or "unix_socket:/path" (websockify's
 // TokenFileName). The token must be a plain file name: one with a slash,
 // "." and ".." are unknown, as is a name whose symbolic links lead out of
 // the directory. It is safe for concurrent use.
-type TokenFileName struct {
+type FileName struct {
 	dir string // absolute, symbolic links resolved
 }
 
-// maxTargetFile bounds what is read of a TokenFileName file.
+// maxTargetFile bounds what is read of a FileName file.
 const maxTargetFile = 4 << 10
 
-// NewTokenFileName returns the plugin for the directory dir. It returns
+// NewFileName returns the plugin for the directory dir. It returns
 // an error if dir is not a directory.
-func NewTokenFileName(dir string) (*TokenFileName, error) {
+func NewFileName(dir string) (*FileName, error) {
 	d, err := resolveDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("token directory: %w", err)
 	}
-	return &TokenFileName{dir: d}, nil
+	return &FileName{dir: d}, nil
 }
 
 // Lookup returns the target named in the file token. It returns an error
-// wrapping ErrUnknownToken when there is no such regular file, and other
+// wrapping proxy.ErrUnknownToken when there is no such regular file, and other
 // errors when it cannot be read or does not hold a target.
-func (d *TokenFileName) Lookup(_ context.Context, token string) (Target, error) {
+func (d *FileName) Lookup(_ context.Context, token string) (proxy.Target, error) {
 	if token == "." || token == ".." || strings.ContainsRune(token, '/') || strings.ContainsRune(token, filepath.Separator) {
-		return Target{}, fmt.Errorf("%w: not a plain file name", ErrUnknownToken)
+		return proxy.Target{}, fmt.Errorf("%w: not a plain file name", proxy.ErrUnknownToken)
 	}
 	path, err := within(d.dir, token, 0)
 	if err != nil {
-		return Target{}, err
+		return proxy.Target{}, err
 	}
 	// Should the file have become a named pipe since within looked,
 	// opening it does not wait for a writer, and fails.
 	file, err := regfile.Open(path)
 	if err != nil {
-		return Target{}, err
+		return proxy.Target{}, err
 	}
 	defer file.Close()
 	b, err := io.ReadAll(io.LimitReader(file, maxTargetFile+1))
 	if err != nil {
-		return Target{}, err
+		return proxy.Target{}, err
 	}
 	if len(b) > maxTargetFile {
-		return Target{}, fmt.Errorf("%s: larger than %d bytes", path, maxTargetFile)
+		return proxy.Target{}, fmt.Errorf("%s: larger than %d bytes", path, maxTargetFile)
 	}
-	t, err := parseTokenTarget(strings.TrimSpace(string(b)))
+	t, err := ParseTarget(strings.TrimSpace(string(b)))
 	if err != nil {
-		return Target{}, fmt.Errorf("%s: %w", path, err)
+		return proxy.Target{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return t, nil
 }
@@ -267,77 +268,28 @@ func resolveDir(dir string) (string, error) {
 // file) is an unknown token.
 func within(dir, name string, typ fs.FileMode) (string, error) {
 	if name == "" || strings.IndexByte(name, 0) >= 0 || !filepath.IsLocal(name) {
-		return "", fmt.Errorf("%w: not a local name", ErrUnknownToken)
+		return "", fmt.Errorf("%w: not a local name", proxy.ErrUnknownToken)
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return "", fmt.Errorf("%w: %w", ErrUnknownToken, err)
+		return "", fmt.Errorf("%w: %w", proxy.ErrUnknownToken, err)
 	}
 	if err != nil {
 		return "", err
 	}
 	if rel, err := filepath.Rel(dir, real); err != nil || !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("%w: %s leads out of %s", ErrUnknownToken, name, dir)
+		return "", fmt.Errorf("%w: %s leads out of %s", proxy.ErrUnknownToken, name, dir)
 	}
 	fi, err := os.Lstat(real)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnknownToken, err)
+		return "", fmt.Errorf("%w: %w", proxy.ErrUnknownToken, err)
 	}
 	if fi.Mode().Type() != typ {
 		what := "a regular file"
 		if typ == fs.ModeSocket {
 			what = "a socket"
 		}
-		return "", fmt.Errorf("%w: %s is not %s", ErrUnknownToken, real, what)
+		return "", fmt.Errorf("%w: %s is not %s", proxy.ErrUnknownToken, real, what)
 	}
 	return real, nil
-}
-
-// snapshot is what a set of files looked like when they were read, to
-// tell at the next lookup whether they changed: a stat per file instead
-// of websockify's reading of everything.
-type snapshot struct {
-	files []fileState
-	// racy is set when a file changed within racyWindow of its reading:
-	// a change within the same timestamp tick, of the same size, would
-	// not show, so the files are read again until they have settled.
-	racy bool
-}
-
-type fileState struct {
-	path string
-	info os.FileInfo
-}
-
-// racyWindow is longer than the timestamp granularity of common file
-// systems.
-const racyWindow = 2 * time.Second
-
-// stat stats path (through symbolic links) and records it.
-func (s *snapshot) stat(path string) (os.FileInfo, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	s.files = append(s.files, fileState{path, fi})
-	if time.Since(fi.ModTime()) < racyWindow {
-		s.racy = true
-	}
-	return fi, nil
-}
-
-// changed reports whether any recorded file changed, or vanished, since.
-// A directory changes when entries are added, removed or renamed.
-func (s *snapshot) changed() bool {
-	if s.racy || len(s.files) == 0 {
-		return true
-	}
-	for _, f := range s.files {
-		fi, err := os.Stat(f.path)
-		if err != nil || !os.SameFile(fi, f.info) || fi.Size() != f.info.Size() ||
-			!fi.ModTime().Equal(f.info.ModTime()) || fi.Mode() != f.info.Mode() {
-			return true
-		}
-	}
-	return false
 }

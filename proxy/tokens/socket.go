@@ -1,9 +1,11 @@
-package proxy
+package tokens
 
 import (
 	"context"
 	"fmt"
 	"io/fs"
+
+	"github.com/wsproxy/wsproxy/proxy"
 )
 
 // SocketDir resolves a token to the unix socket of that name in a
@@ -28,12 +30,12 @@ func NewSocketDir(dir string) (*SocketDir, error) {
 }
 
 // Lookup returns the unix socket token names, by its path with symbolic
-// links resolved. It returns an error wrapping ErrUnknownToken when there
+// links resolved. It returns an error wrapping proxy.ErrUnknownToken when there
 // is no such socket inside the directory.
-func (d *SocketDir) Lookup(_ context.Context, token string) (Target, error) {
+func (d *SocketDir) Lookup(_ context.Context, token string) (proxy.Target, error) {
 	path, err := within(d.dir, token, fs.ModeSocket)
 	if err != nil {
-		return Target{}, err
+		return proxy.Target{}, err
 	}
-	return Target{Network: "unix", Address: path}, nil
+	return proxy.Target{Network: "unix", Address: path}, nil
 }

@@ -1,4 +1,4 @@
-package proxy_test
+package tokens_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/tokens"
+	"github.com/wsproxy/wsproxy/proxy/tokens/internal/tokentest"
 )
 
 func TestSplitTemplate(t *testing.T) {
@@ -32,9 +34,9 @@ func TestSplitTemplate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			before, after, err := proxy.SplitTemplate(tt.in)
+			before, after, err := tokens.SplitTemplate(tt.in)
 			if (err != nil) != tt.wantErr || before != tt.before || after != tt.after {
-				t.Errorf("proxy.SplitTemplate(%q) = %q, %q, %v; want %q, %q, error %v", tt.in, before, after, err, tt.before, tt.after, tt.wantErr)
+				t.Errorf("tokens.SplitTemplate(%q) = %q, %q, %v; want %q, %q, error %v", tt.in, before, after, err, tt.before, tt.after, tt.wantErr)
 			}
 		})
 	}
@@ -52,9 +54,9 @@ func TestNewTokenAPIErrors(t *testing.T) {
 		"/tokens/%s",
 		"http://api.example/%s/%s",
 	} {
-		if a, err := proxy.NewTokenAPI(u, proxy.TokenAPIOptions{}); err == nil {
+		if a, err := tokens.NewAPI(u, tokens.APIOptions{}); err == nil {
 			a.Close()
-			t.Errorf("proxy.NewTokenAPI(%q): no error", u)
+			t.Errorf("tokens.NewAPI(%q): no error", u)
 		}
 	}
 }
@@ -70,8 +72,8 @@ func TestEscapeToken(t *testing.T) {
 		"\xff":               "%FF",
 		"@evil.example:1234": "%40evil.example%3A1234",
 	} {
-		if got := proxy.EscapeToken(in); got != want {
-			t.Errorf("proxy.EscapeToken(%q) = %q, want %q", in, got, want)
+		if got := tokens.EscapeToken(in); got != want {
+			t.Errorf("tokens.EscapeToken(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -111,7 +113,7 @@ func TestTokenAPI(t *testing.T) {
 		case "redirect":
 			http.Redirect(w, r, "/plain/plain", http.StatusFound)
 		case "big":
-			w.Write([]byte(strings.Repeat("x", proxy.MaxAPIAnswer+1)))
+			w.Write([]byte(strings.Repeat("x", tokens.MaxAPIAnswer+1)))
 		default:
 			a, ok := answers[tok]
 			if !ok {
@@ -123,36 +125,36 @@ func TestTokenAPI(t *testing.T) {
 	}))
 	defer api.Close()
 
-	plain, err := proxy.NewTokenAPI(api.URL+"/plain/%s", proxy.TokenAPIOptions{})
+	plain, err := tokens.NewAPI(api.URL+"/plain/%s", tokens.APIOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	wantTarget(t, plain, "plain", "tcp", "remote_host:5900")
-	wantTarget(t, plain, "v6", "tcp", "[::1]:5900")
-	wantTarget(t, plain, "sock", "unix", "/run/vnc.sock")
-	wantTarget(t, plain, "a b/c", "tcp", "escaped:1")
-	wantTarget(t, plain, "redirect", "tcp", "remote_host:5900")
-	wantErr(t, plain, "nope", proxy.ErrUnknownToken)
-	wantErr(t, plain, "error", proxy.ErrUnknownToken)
-	wantErr(t, plain, "..", proxy.ErrUnknownToken)
-	wantErr(t, plain, "garbage", nil)
-	wantErr(t, plain, "big", nil)
+	tokentest.WantTarget(t, plain, "plain", "tcp", "remote_host:5900")
+	tokentest.WantTarget(t, plain, "v6", "tcp", "[::1]:5900")
+	tokentest.WantTarget(t, plain, "sock", "unix", "/run/vnc.sock")
+	tokentest.WantTarget(t, plain, "a b/c", "tcp", "escaped:1")
+	tokentest.WantTarget(t, plain, "redirect", "tcp", "remote_host:5900")
+	tokentest.WantErr(t, plain, "nope", proxy.ErrUnknownToken)
+	tokentest.WantErr(t, plain, "error", proxy.ErrUnknownToken)
+	tokentest.WantErr(t, plain, "..", proxy.ErrUnknownToken)
+	tokentest.WantErr(t, plain, "garbage", nil)
+	tokentest.WantErr(t, plain, "big", nil)
 
-	js, err := proxy.NewTokenAPI(api.URL+"/json?t=%s", proxy.TokenAPIOptions{JSON: true})
+	js, err := tokens.NewAPI(api.URL+"/json?t=%s", tokens.APIOptions{JSON: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer js.Close()
-	wantTarget(t, js, "jsonnum", "tcp", "remote_host:5901")
-	wantTarget(t, js, "jsonstr", "tcp", "remote_host:5902")
-	wantTarget(t, js, "jsonsock", "unix", "/run/vnc.sock")
-	wantErr(t, js, "jsonnoprt", nil)
-	wantErr(t, js, "plain", nil)
-	wantErr(t, js, "nope", proxy.ErrUnknownToken)
+	tokentest.WantTarget(t, js, "jsonnum", "tcp", "remote_host:5901")
+	tokentest.WantTarget(t, js, "jsonstr", "tcp", "remote_host:5902")
+	tokentest.WantTarget(t, js, "jsonsock", "unix", "/run/vnc.sock")
+	tokentest.WantErr(t, js, "jsonnoprt", nil)
+	tokentest.WantErr(t, js, "plain", nil)
+	tokentest.WantErr(t, js, "nope", proxy.ErrUnknownToken)
 
 	// The injection attempt stays inside the query parameter.
-	wantErr(t, js, "x&t=jsonnum", proxy.ErrUnknownToken)
+	tokentest.WantErr(t, js, "x&t=jsonnum", proxy.ErrUnknownToken)
 	mu.Lock()
 	defer mu.Unlock()
 	if !strings.Contains(strings.Join(seen, "\n"), "|t=x%26t%3Djsonnum") {
@@ -173,7 +175,7 @@ func TestTokenAPITimeout(t *testing.T) {
 	}))
 	defer api.Close()
 	defer close(release)
-	a, err := proxy.NewTokenAPI(api.URL+"/%s", proxy.TokenAPIOptions{Timeout: 200 * time.Millisecond})
+	a, err := tokens.NewAPI(api.URL+"/%s", tokens.APIOptions{Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,18 +188,18 @@ func TestTokenAPITimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lookup: %v, want DeadlineExceeded", err)
 	}
-	if status := proxy.LookupStatus("x", err); status != http.StatusGatewayTimeout {
+	if status := tokentest.Status(err); status != http.StatusGatewayTimeout {
 		t.Errorf("status %d, want 504", status)
 	}
 
 	// A server that is down fails at once, with 502.
-	down, err := proxy.NewTokenAPI("http://127.0.0.1:1/%s", proxy.TokenAPIOptions{})
+	down, err := tokens.NewAPI("http://127.0.0.1:1/%s", tokens.APIOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer down.Close()
 	_, err = down.Lookup(t.Context(), "x")
-	if status := proxy.LookupStatus("x", err); err == nil || status != http.StatusBadGateway {
+	if status := tokentest.Status(err); err == nil || status != http.StatusBadGateway {
 		t.Errorf("Lookup on a closed port: %v, want a 502", err)
 	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package auth
 
 import (
 	"bufio"
@@ -15,47 +15,44 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wsproxy/wsproxy/internal/filesnap"
 	"github.com/wsproxy/wsproxy/internal/regfile"
+	"github.com/wsproxy/wsproxy/proxy"
 )
 
-// Authentication plugins: websockify's auth_plugins.py and
-// websocketproxy.py (auth_connection), version 0.13. They answer as
-// websockify does: 401 with WWW-Authenticate to ask for credentials, 403
-// to refuse.
-
-// basicChallenge is the WWW-Authenticate header of BasicAuth, websockify's
+// basicChallenge is the WWW-Authenticate header of Basic, websockify's
 // realm; the charset parameter (RFC 7617 section 2.1) asks browsers for
 // UTF-8.
 const basicChallenge = `Basic realm="Websockify", charset="UTF-8"`
 
-// BasicAuth checks HTTP Basic credentials (websockify's BasicHTTPAuth):
+// Basic checks HTTP Basic credentials (websockify's BasicHTTPAuth):
 // one user and password, or the users of an htpasswd file with bcrypt
 // hashes. A request without credentials, or with wrong ones, is answered
 // 401 with WWW-Authenticate; one whose Authorization header is not Basic
 // or is malformed is answered 403, as websockify answers them. Secrets are
 // compared in constant time. It is safe for concurrent use.
-type BasicAuth struct {
+type Basic struct {
 	sum [sha256.Size]byte // of "user:password", for one user
 
 	path  string // of the htpasswd file, for its users
 	mu    sync.Mutex
 	file  map[string][]byte // user name to bcrypt hash
 	dummy []byte            // a hash of the file's highest cost, for unknown users
-	snap  snapshot
+	snap  filesnap.Snapshot
 }
 
-// NewBasicAuth accepts the one user and password given (websockify's
+// NewBasic accepts the one user and password given (websockify's
 // BasicHTTPAuth source "user:password").
-func NewBasicAuth(user, password string) *BasicAuth {
-	return &BasicAuth{sum: sha256.Sum256([]byte(user + ":" + password))}
+func NewBasic(user, password string) *Basic {
+	return &Basic{sum: sha256.Sum256([]byte(user + ":" + password))}
 }
 
-// NewBasicAuthFile accepts the users of the htpasswd file at path, whose
+// NewBasicFile accepts the users of the htpasswd file at path, whose
 // lines are "user:hash" with bcrypt hashes (htpasswd -B). The file is read
 // again when it changes. It returns an error if the file cannot be read,
 // or has a line that is not a bcrypt entry.
-func NewBasicAuthFile(path string) (*BasicAuth, error) {
-	a := &BasicAuth{path: path}
+func NewBasicFile(path string) (*Basic, error) {
+	a := &Basic{path: path}
 	if _, _, err := a.users(); err != nil {
 		return nil, err
 	}
@@ -63,24 +60,24 @@ func NewBasicAuthFile(path string) (*BasicAuth, error) {
 }
 
 // Authenticate returns the user name of the request's valid credentials.
-// It returns an *HTTPError otherwise (401 or 403), or the error of reading
+// It returns an *proxy.HTTPError otherwise (401 or 403), or the error of reading
 // the htpasswd file when it changed and cannot be read.
-func (a *BasicAuth) Authenticate(_ context.Context, r *Request) (string, error) {
+func (a *Basic) Authenticate(_ context.Context, r *proxy.Request) (string, error) {
 	h := r.HTTP.Header.Get("Authorization")
 	if h == "" {
 		return "", demandAuth(errors.New("no credentials"))
 	}
 	scheme, creds, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return "", &HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: fmt.Errorf("authorization scheme %q, want Basic", scheme)}
+		return "", &proxy.HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: fmt.Errorf("authorization scheme %q, want Basic", scheme)}
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(creds))
 	if err != nil {
-		return "", &HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: fmt.Errorf("basic credentials: %w", err)}
+		return "", &proxy.HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: fmt.Errorf("basic credentials: %w", err)}
 	}
 	user, password, ok := strings.Cut(string(b), ":")
 	if !ok {
-		return "", &HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: errors.New("basic credentials without a colon")}
+		return "", &proxy.HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: errors.New("basic credentials without a colon")}
 	}
 	if a.path == "" {
 		sum := sha256.Sum256(b)
@@ -103,16 +100,16 @@ func (a *BasicAuth) Authenticate(_ context.Context, r *Request) (string, error) 
 	return user, nil
 }
 
-func demandAuth(err error) *HTTPError {
-	return &HTTPError{Status: http.StatusUnauthorized, Header: http.Header{"Www-Authenticate": {basicChallenge}}, Reason: "authentication required", Err: err}
+func demandAuth(err error) *proxy.HTTPError {
+	return &proxy.HTTPError{Status: http.StatusUnauthorized, Header: http.Header{"Www-Authenticate": {basicChallenge}}, Reason: "authentication required", Err: err}
 }
 
 // users returns the users of the htpasswd file, read again if it
 // changed, and a hash of the same cost to compare unknown users with.
-func (a *BasicAuth) users() (map[string][]byte, []byte, error) {
+func (a *Basic) users() (map[string][]byte, []byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.file != nil && !a.snap.changed() {
+	if a.file != nil && !a.snap.Changed() {
 		return a.file, a.dummy, nil
 	}
 	users, dummy, err := a.read()
@@ -124,9 +121,9 @@ func (a *BasicAuth) users() (map[string][]byte, []byte, error) {
 }
 
 // read reads the htpasswd file into a.snap. a.mu is held.
-func (a *BasicAuth) read() (map[string][]byte, []byte, error) {
-	var snap snapshot
-	if _, err := snap.stat(a.path); err != nil {
+func (a *Basic) read() (map[string][]byte, []byte, error) {
+	var snap filesnap.Snapshot
+	if _, err := snap.Stat(a.path); err != nil {
 		return nil, nil, fmt.Errorf("htpasswd: %w", err)
 	}
 	f, err := regfile.Open(a.path)
@@ -174,16 +171,16 @@ func NewExpectOrigin(origins ...string) *ExpectOrigin {
 	return &ExpectOrigin{origins: slices.Clone(origins)}
 }
 
-// Authenticate returns "" for an expected Origin, and an *HTTPError (403)
+// Authenticate returns "" for an expected Origin, and an *proxy.HTTPError (403)
 // otherwise.
-func (o *ExpectOrigin) Authenticate(_ context.Context, r *Request) (string, error) {
+func (o *ExpectOrigin) Authenticate(_ context.Context, r *proxy.Request) (string, error) {
 	origin, present := r.HTTP.Header["Origin"]
 	if !present || !slices.Contains(o.origins, origin[0]) {
 		got := "none"
 		if present {
 			got = fmt.Sprintf("%q", origin[0])
 		}
-		return "", &HTTPError{Status: http.StatusForbidden, Reason: "Invalid Origin", Err: fmt.Errorf("origin %s, expected one of %q", got, o.origins)}
+		return "", &proxy.HTTPError{Status: http.StatusForbidden, Reason: "Invalid Origin", Err: fmt.Errorf("origin %s, expected one of %q", got, o.origins)}
 	}
 	return "", nil
 }
@@ -206,15 +203,15 @@ func NewClientCertCN(names ...string) *ClientCertCN {
 }
 
 // Authenticate returns the common name of the client's verified
-// certificate when it is accepted, and an *HTTPError (403) otherwise.
-func (c *ClientCertCN) Authenticate(_ context.Context, r *Request) (string, error) {
+// certificate when it is accepted, and an *proxy.HTTPError (403) otherwise.
+func (c *ClientCertCN) Authenticate(_ context.Context, r *proxy.Request) (string, error) {
 	st := r.HTTP.TLS
 	if st == nil || len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
-		return "", &HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: errors.New("no verified client certificate")}
+		return "", &proxy.HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: errors.New("no verified client certificate")}
 	}
 	cn := st.PeerCertificates[0].Subject.CommonName
 	if !slices.Contains(c.names, cn) {
-		return "", &HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: fmt.Errorf("client certificate CN %q, expected one of %q", cn, c.names)}
+		return "", &proxy.HTTPError{Status: http.StatusForbidden, Reason: "forbidden", Err: fmt.Errorf("client certificate CN %q, expected one of %q", cn, c.names)}
 	}
 	return cn, nil
 }

@@ -1,4 +1,4 @@
-package proxy_test
+package jwt_test
 
 import (
 	"context"
@@ -25,6 +25,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wsproxy/wsproxy/proxy"
+	"github.com/wsproxy/wsproxy/proxy/tokens/internal/tokentest"
+	"github.com/wsproxy/wsproxy/proxy/tokens/jwt"
 )
 
 // jwtKeys are the test's keys, made once.
@@ -52,7 +54,7 @@ var jwtKeys = sync.OnceValue(func() (k struct {
 func pemFile(t testing.TB, typ string, der []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "key.pem")
-	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
+	tokentest.WriteFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
 	return path
 }
 
@@ -126,10 +128,10 @@ func TestJWTTokens(t *testing.T) {
 	t.Parallel()
 	k := jwtKeys()
 	now := time.Unix(150, 0)
-	opts := proxy.JWTOptions{Now: func() time.Time { return now }}
-	newJWT := func(t *testing.T, path string) *proxy.JWTTokens {
+	opts := jwt.Options{Now: func() time.Time { return now }}
+	newJWT := func(t *testing.T, path string) *jwt.Tokens {
 		t.Helper()
-		j, err := proxy.NewJWTTokens(path, opts)
+		j, err := jwt.NewTokens(path, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,21 +150,21 @@ func TestJWTTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	certAndKey := filepath.Join(t.TempDir(), "combined.pem")
-	writeFile(t, certAndKey, readFile(t, pemFile(t, "CERTIFICATE", certDER))+readFile(t, rsaPKCS1))
+	tokentest.WriteFile(t, certAndKey, readFile(t, pemFile(t, "CERTIFICATE", certDER))+readFile(t, rsaPKCS1))
 	certOnly := pemFile(t, "CERTIFICATE", certDER)
 
 	// A symmetric key file as websockify's fixture: short text, which
 	// jwcrypto decodes as base64url.
 	symText := "secret_sauce"
 	symFile := filepath.Join(t.TempDir(), "symmetric.key")
-	writeFile(t, symFile, symText+"\n")
+	tokentest.WriteFile(t, symFile, symText+"\n")
 	sym, _ := base64.RawURLEncoding.DecodeString(symText)
 	sym32 := []byte("0123456789abcdef0123456789abcdef")
 	sym32File := filepath.Join(t.TempDir(), "sym32.key")
-	writeFile(t, sym32File, base64.RawURLEncoding.EncodeToString(sym32))
+	tokentest.WriteFile(t, sym32File, base64.RawURLEncoding.EncodeToString(sym32))
 	sym64 := append(sym32[:32:32], sym32...)
 	sym64File := filepath.Join(t.TempDir(), "sym64.key")
-	writeFile(t, sym64File, base64.URLEncoding.EncodeToString(sym64)+"\n") // padded
+	tokentest.WriteFile(t, sym64File, base64.URLEncoding.EncodeToString(sym64)+"\n") // padded
 
 	with := func(extra map[string]any) map[string]any {
 		m := map[string]any{"host": "remote_host", "port": "5900"}
@@ -240,10 +242,10 @@ func TestJWTTokens(t *testing.T) {
 			t.Parallel()
 			j := newJWT(t, tt.keyFile)
 			if tt.network == "" {
-				wantErr(t, j, tt.token, proxy.ErrInvalidToken)
+				tokentest.WantErr(t, j, tt.token, proxy.ErrInvalidToken)
 				return
 			}
-			wantTarget(t, j, tt.token, tt.network, tt.address)
+			tokentest.WantTarget(t, j, tt.token, tt.network, tt.address)
 		})
 	}
 }
@@ -290,12 +292,12 @@ func TestJWTKeyErrors(t *testing.T) {
 		"encrypted": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAYCAQACAQI=\n-----END ENCRYPTED PRIVATE KEY-----\n",
 	} {
 		path := filepath.Join(dir, name)
-		writeFile(t, path, content)
-		if _, err := proxy.NewJWTTokens(path, proxy.JWTOptions{}); err == nil {
+		tokentest.WriteFile(t, path, content)
+		if _, err := jwt.NewTokens(path, jwt.Options{}); err == nil {
 			t.Errorf("key file %s: no error", name)
 		}
 	}
-	if _, err := proxy.NewJWTTokens(filepath.Join(dir, "missing"), proxy.JWTOptions{}); err == nil {
+	if _, err := jwt.NewTokens(filepath.Join(dir, "missing"), jwt.Options{}); err == nil {
 		t.Error("missing key file: no error")
 	}
 }
@@ -307,18 +309,18 @@ func TestJWTKeyReload(t *testing.T) {
 	k := jwtKeys()
 	path := filepath.Join(t.TempDir(), "key.pem")
 	der, _ := x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)
-	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
-	j, err := proxy.NewJWTTokens(path, proxy.JWTOptions{})
+	tokentest.WriteFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	j, err := jwt.NewTokens(path, jwt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok1, tok2 := sign(t, jose.RS256, k.rsa, jwtTarget), sign(t, jose.RS256, k.rsa2, jwtTarget)
-	wantTarget(t, j, tok1, "tcp", "remote_host:5900")
-	wantErr(t, j, tok2, proxy.ErrInvalidToken)
+	tokentest.WantTarget(t, j, tok1, "tcp", "remote_host:5900")
+	tokentest.WantErr(t, j, tok2, proxy.ErrInvalidToken)
 	der, _ = x509.MarshalPKIXPublicKey(&k.rsa2.PublicKey)
-	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
-	wantTarget(t, j, tok2, "tcp", "remote_host:5900")
-	wantErr(t, j, tok1, proxy.ErrInvalidToken)
+	tokentest.WriteFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	tokentest.WantTarget(t, j, tok2, "tcp", "remote_host:5900")
+	tokentest.WantErr(t, j, tok1, proxy.ErrInvalidToken)
 }
 
 // FuzzJWTTokens feeds mutations of valid and hostile tokens to the JWT
@@ -327,8 +329,8 @@ func TestJWTKeyReload(t *testing.T) {
 func FuzzJWTTokens(f *testing.F) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	path := filepath.Join(f.TempDir(), "key")
-	writeFile(f, path, base64.RawURLEncoding.EncodeToString(secret))
-	j, err := proxy.NewJWTTokens(path, proxy.JWTOptions{})
+	tokentest.WriteFile(f, path, base64.RawURLEncoding.EncodeToString(secret))
+	j, err := jwt.NewTokens(path, jwt.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
