@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -310,17 +309,38 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		wg.Go(func() { ignoreHUP(bg, hup, log) })
 	}
 
-	conns := newTracker()
-	defer conns.removeSocket()
-	ln, err := c.openListener(ctx, conns, log)
+	// Everything else that can fail does before the listener opens, so
+	// that a refused start never has a port open for a moment.
+	var taps []func(context.Context, *proxy.SessionInfo) (proxy.Tap, error)
+	if c.Traffic {
+		taps = append(taps, newTrafficTap(kctx.Stdout))
+	}
+	rec, err := c.recorder(log)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
+	}
+	if rec != nil {
+		// After the server has shut down, which ends (and seals) every
+		// session's recording: this only catches what is left.
+		defer rec.Close()
+		taps = append(taps, newRecordingTap(rec))
+	}
+	if c.metrics, err = metrics.Start(ctx, "wsproxy", c.MetricsListen, log); err != nil {
+		return err
+	}
+	defer c.metrics.Close() // after the server has shut down
+	if rec != nil {
+		c.metrics.AddRecorder(rec.Stats)
+	}
+	resolver, auth, stopPlugins, err := buildPlugins(c.plugins(), log)
+	if err != nil {
+		return err
+	}
+	defer stopPlugins() // after the server has shut down
+	if resolver != nil {
+		target = proxy.Target{Address: "token:" + c.TokenPlugin + c.TargetConfig}
 	}
 	trusted, _ := proxy.ParseTrustedProxies(c.TrustedProxy, log) // checked by Validate
-	var clientAddr func(*http.Request) string
-	if !trusted.Empty() {
-		ln, clientAddr = trusted.Listener(ln), trusted.ClientAddr
-	}
 	opts := proxy.ServerOptions{
 		Resolver:           target,
 		TLSConfig:          tlsConfig,
@@ -333,50 +353,33 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		HeartbeatTimeout:   time.Duration(c.HeartbeatTimeout),
 		ClientTimeout:      orNoLimit(c.ClientTimeout),
 		MaxMessageSize:     c.MaxMessageSize,
-		ClientAddr:         clientAddr,
+		NewTap:             proxy.TeeTaps(taps...),
+		Observer:           c.metrics.Observer(),
+		Authenticator:      auth,
+	}
+	if resolver != nil {
+		opts.Resolver = resolver
+	}
+	if !trusted.Empty() {
+		opts.ClientAddr = trusted.ClientAddr
 	}
 	if web != nil {
 		opts.Handler = web
+		if c.WebAuth {
+			opts.Handler = webAuth{auth: auth, next: web}
+		}
 	}
-	var taps []func(context.Context, *proxy.SessionInfo) (proxy.Tap, error)
-	if c.Traffic {
-		taps = append(taps, newTrafficTap(kctx.Stdout))
-	}
-	rec, err := c.recorder(log)
+
+	conns := newTracker()
+	defer conns.removeSocket()
+	ln, err := c.openListener(ctx, conns, log)
 	if err != nil {
-		ln.Close()
-		return err
+		return fmt.Errorf("listen: %w", err)
 	}
-	if rec != nil {
-		// After the server has shut down, which ends (and seals) every
-		// session's recording: this only catches what is left.
-		defer rec.Close()
-		taps = append(taps, newRecordingTap(rec))
-	}
-	opts.NewTap = proxy.TeeTaps(taps...)
-	if c.metrics, err = metrics.Start(ctx, "wsproxy", c.MetricsListen, log); err != nil {
-		ln.Close()
-		return err
-	}
-	defer c.metrics.Close() // after the server has shut down
-	if rec != nil {
-		c.metrics.AddRecorder(rec.Stats)
-	}
-	opts.Observer = c.metrics.Observer()
-	resolver, auth, stopPlugins, err := buildPlugins(c.plugins(), log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer stopPlugins() // after the server has shut down
-	if resolver != nil {
-		opts.Resolver = resolver
-		target = proxy.Target{Address: "token:" + c.TokenPlugin + c.TargetConfig}
-	}
-	opts.Authenticator = auth
-	if c.WebAuth && web != nil {
-		opts.Handler = webAuth{auth: auth, next: web}
-	}
+	// Closed by the server's shutdown in serve; this closes it on the
+	// ways out before serve (a second Close only returns an error).
+	defer ln.Close()
+	ln = trusted.Listener(ln)
 	if c.Wrap == nil {
 		log.Info("listening", c.describe(ln, target, tlsConfig != nil)...)
 	}
@@ -385,7 +388,6 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		// and before the wrapped command starts, which would inherit the
 		// parent's stderr otherwise.
 		if err := dmn.Ready(); err != nil {
-			ln.Close()
 			return err
 		}
 	}
@@ -399,7 +401,6 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		wrap, err = runWrapped(ctx, c.Wrap, c.WrapMode, listenPort, log)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		// After serve, which has shut the server down.
@@ -409,7 +410,6 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		if c.SSLTarget {
 			host, _, _ := net.SplitHostPort(addr)
 			if target.TLS, err = c.targetTLS(host); err != nil {
-				ln.Close()
 				return err
 			}
 		}
@@ -423,7 +423,6 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	srv, err := proxy.NewServer(opts)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	c.metrics.AddServer(srv.Stats)
