@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // maxDiff is the fraction of pixels by which a replayed screen may differ
