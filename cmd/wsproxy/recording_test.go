@@ -373,7 +373,7 @@ func TestRecordDiskFull(t *testing.T) {
 				if closed {
 					t.Fatal("best-effort: the session was closed")
 				}
-				in.stderr.wait(t, regexp.MustCompile(`recording failed.*no space left on device`))
+				in.stderr.Wait(t, regexp.MustCompile(`recording failed.*no space left on device`))
 			}
 		})
 	}
@@ -469,7 +469,7 @@ func TestRecordSymlinkedSubdir(t *testing.T) {
 				}
 			}
 			want := regexp.QuoteMeta(filepath.Join(dir, "127.0.0.1") + " is a symbolic link, not a directory")
-			in.stderr.wait(t, regexp.MustCompile(`recording: cannot create the file.*`+want))
+			in.stderr.Wait(t, regexp.MustCompile(`recording: cannot create the file.*`+want))
 			if names := recordings(t, outside); len(names) != 0 {
 				t.Errorf("written outside --record-dir: %v", names)
 			}
