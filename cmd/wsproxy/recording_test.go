@@ -27,6 +27,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/websockify"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 )
@@ -53,18 +54,7 @@ func readRecording(t testing.TB, name string) (format.Header, []format.Record, b
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var recs []format.Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Payload = bytes.Clone(rec.Payload)
-		recs = append(recs, rec)
-	}
+	recs := rfbtest.ReadAll(t, r)
 	return r.Header(), recs, r.Sealed()
 }
 
