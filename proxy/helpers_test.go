@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 	"go.uber.org/goleak"
 
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -55,19 +56,7 @@ func startServer(t testing.TB, opts proxy.ServerOptions) (*proxy.Server, string)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return srv, ln.Addr().String()
+	return srv, wstest.Start(t, srv, proxy.ErrServerClosed)
 }
 
 // targetServer is a TCP target whose connections the test drives.
@@ -80,37 +69,8 @@ type targetServer struct {
 // Everything is closed when the test ends.
 func startTarget(t testing.TB) *targetServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &targetServer{Target: proxy.Target{Address: ln.Addr().String()}, conns: make(chan net.Conn, 100)}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		open []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			ts.conns <- c
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	ts := &targetServer{conns: make(chan net.Conn, 100)}
+	ts.Address = wstest.Serve(t, wstest.Listen(t, "tcp"), func(c net.Conn) { ts.conns <- c })
 	return ts
 }
 
@@ -129,27 +89,7 @@ func (ts *targetServer) accept(t testing.TB) net.Conn {
 // startEcho is a target that echoes everything.
 func startEcho(t testing.TB) proxy.Target {
 	t.Helper()
-	ts := startTarget(t)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case c := <-ts.conns:
-				wg.Go(func() {
-					io.Copy(c, c)
-					c.Close()
-				})
-			case <-stop:
-				return
-			}
-		}
-	})
-	t.Cleanup(func() {
-		close(stop)
-		wg.Wait()
-	})
-	return ts.Target
+	return proxy.Target{Address: wstest.Echo(t)}
 }
 
 // request returns an upgrade request with the given extra header lines.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -39,34 +40,17 @@ func testIdleMemory(t *testing.T, useTLS bool, budget float64) {
 		n, _ = strconv.Atoi(s)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var (
+		err     error
 		mu      sync.Mutex
 		targets []net.Conn
-		wg      sync.WaitGroup
 	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			targets = append(targets, c)
-			mu.Unlock()
-		}
+	target := wstest.Serve(t, wstest.Listen(t, "tcp"), func(c net.Conn) {
+		mu.Lock()
+		targets = append(targets, c)
+		mu.Unlock()
 	})
-	defer func() {
-		ln.Close()
-		wg.Wait()
-		for _, c := range targets {
-			c.Close()
-		}
-	}()
-	opts := proxy.ServerOptions{Resolver: proxy.Target{Address: ln.Addr().String()}}
+	opts := proxy.ServerOptions{Resolver: proxy.Target{Address: target}}
 	var clientTLS *tls.Config
 	if useTLS {
 		opts.TLSConfig, clientTLS = selfSigned(t)

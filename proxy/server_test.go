@@ -2,15 +2,9 @@ package proxy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"testing"
@@ -18,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -25,32 +20,10 @@ import (
 // certificate for 127.0.0.1, and a client configuration that trusts it.
 func selfSigned(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "wsproxy test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	return server, client
+	c := wstest.NewCert(t)
+	client = c.ClientConfig()
+	client.ServerName = "127.0.0.1"
+	return c.ServerConfig(), client
 }
 
 // The same port serves wss:// and ws://.
@@ -264,7 +237,7 @@ func TestTLSClientCert(t *testing.T) {
 	c.send(ws.OpClose, true, closeFrame(1000, ""))
 	c.expectClose(1000, "")
 	tap.waitClosed(t)
-	if info := tap.info.TLS; info == nil || info.ClientSubject != "CN=wsproxy test" {
+	if info := tap.info.TLS; info == nil || info.ClientSubject != "CN=wstest" {
 		t.Errorf("SessionInfo.TLS %+v, want the client certificate's subject", info)
 	}
 }

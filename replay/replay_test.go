@@ -1,7 +1,6 @@
 package replay_test
 
 import (
-	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/replay"
 )
 
@@ -24,15 +24,15 @@ type step struct {
 
 // play checks a replay step by step: first the messages sent at once, then
 // each timer and what it releases, then the close code (0: none expected).
-func play(t *testing.T, clk *fakeClock, c *client, atOnce []string, steps []step) {
+func play(t *testing.T, clk *fakeClock, c *wstest.Conn, atOnce []string, steps []step) {
 	t.Helper()
 	for _, m := range atOnce {
-		c.expect(t, m)
+		c.Expect(t, m)
 	}
 	for _, s := range steps {
 		clk.advance(t, s.at)
 		if s.msg != "" {
-			c.expect(t, s.msg)
+			c.Expect(t, s.msg)
 		}
 	}
 }
@@ -72,9 +72,9 @@ func TestSpeed(t *testing.T) {
 			c := dial(t, srv.addr, "/"+tt.query)
 			// The open record and "a" are at 0: due at once.
 			play(t, clk, c, []string{"a"}, tt.steps)
-			c.expectClose(t, ws.StatusNormalClosure)
+			c.ExpectClose(t, ws.StatusNormalClosure)
 			clk.noTimer(t)
-			srv.log.waitFor(t, `label="half way" at=200ms`)
+			srv.log.WaitFor(t, `label="half way" at=200ms`)
 		})
 	}
 }
@@ -86,11 +86,11 @@ func TestSpeedMax(t *testing.T) {
 	srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk, Playback: replay.Options{Speed: replay.SpeedMax}})
 	c := dial(t, srv.addr, "/")
 	for _, m := range []string{"a", "b", "c", "d"} {
-		c.expect(t, m)
+		c.Expect(t, m)
 	}
-	f := c.expectClose(t, ws.StatusNormalClosure)
-	if f.reason != "Target closed" {
-		t.Errorf("got close reason %q, want %q", f.reason, "Target closed")
+	f := c.ExpectClose(t, ws.StatusNormalClosure)
+	if f.Reason != "Target closed" {
+		t.Errorf("got close reason %q, want %q", f.Reason, "Target closed")
 	}
 	clk.noTimer(t)
 }
@@ -123,7 +123,7 @@ func TestIdleLimit(t *testing.T) {
 			srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 			c := dial(t, srv.addr, "/"+tt.query)
 			play(t, clk, c, []string{"a"}, tt.steps)
-			c.expectClose(t, ws.StatusNormalClosure)
+			c.ExpectClose(t, ws.StatusNormalClosure)
 		})
 	}
 }
@@ -155,7 +155,7 @@ func TestStart(t *testing.T) {
 			srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 			c := dial(t, srv.addr, "/"+tt.query)
 			play(t, clk, c, tt.atOnce, tt.steps)
-			c.expectClose(t, ws.StatusNormalClosure)
+			c.ExpectClose(t, ws.StatusNormalClosure)
 			clk.noTimer(t)
 		})
 	}
@@ -166,7 +166,7 @@ func TestStart(t *testing.T) {
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 		c := dial(t, srv.addr, "/?start=5s")
 		play(t, clk, c, []string{"a", "b", "c"}, []step{{time.Second, "d"}, {2 * time.Second, ""}})
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.ExpectClose(t, ws.StatusNormalClosure)
 	})
 }
 
@@ -180,16 +180,16 @@ func TestLoop(t *testing.T) {
 	clk := newFakeClock()
 	srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 	c := dial(t, srv.addr, "/?loop=1")
-	c.expect(t, "a")
+	c.Expect(t, "a")
 	for pass := range 3 {
 		base := time.Duration(pass) * 1500 * ms
 		clk.advance(t, base+time.Second)
-		c.expect(t, "b")
+		c.Expect(t, "b")
 		clk.advance(t, base+1500*ms) // the recorded end
-		c.expect(t, "a")             // at once: the next pass
+		c.Expect(t, "a")             // at once: the next pass
 	}
-	c.closeWith(t, ws.StatusNormalClosure)
-	c.expectClose(t, ws.StatusNormalClosure)
+	c.CloseWith(t, ws.StatusNormalClosure)
+	c.ExpectClose(t, ws.StatusNormalClosure)
 	srv.waitIdle(t)
 
 	t.Run("NothingToSend", func(t *testing.T) {
@@ -197,7 +197,7 @@ func TestLoop(t *testing.T) {
 		path := writeRecording(t, t.TempDir(), "quiet.wsrec", nil, fromClient(0, "typed"), marker(time.Second, "m"))
 		srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{Loop: true, Speed: replay.SpeedMax}})
 		c := dial(t, srv.addr, "/")
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.ExpectClose(t, ws.StatusNormalClosure)
 	})
 
 	t.Run("WithStart", func(t *testing.T) {
@@ -206,8 +206,8 @@ func TestLoop(t *testing.T) {
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk, Playback: replay.Options{Loop: true, Start: time.Second}})
 		c := dial(t, srv.addr, "/")
 		for pass := range 3 {
-			c.expect(t, "a")
-			c.expect(t, "b")
+			c.Expect(t, "a")
+			c.Expect(t, "b")
 			clk.advance(t, time.Duration(pass+1)*500*ms)
 		}
 	})
@@ -222,7 +222,7 @@ func TestEnd(t *testing.T) {
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 		c := dial(t, srv.addr, "/?end=close")
 		play(t, clk, c, []string{"a"}, []step{{10 * ms, "b"}})
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.ExpectClose(t, ws.StatusNormalClosure)
 	})
 	t.Run("Hold", func(t *testing.T) {
 		t.Parallel()
@@ -230,15 +230,15 @@ func TestEnd(t *testing.T) {
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 		c := dial(t, srv.addr, "/?end=hold")
 		play(t, clk, c, []string{"a"}, []step{{10 * ms, "b"}})
-		srv.log.waitFor(t, "holding the connection open")
-		c.send(t, "still there") // read and discarded
-		c.expectSilence(t, 100*ms)
+		srv.log.WaitFor(t, "holding the connection open")
+		c.Send(t, "still there") // read and discarded
+		c.ExpectSilence(t, 100*ms)
 		clk.noTimer(t)
 		if n := srv.Active(); n != 1 {
 			t.Fatalf("got %d sessions, want 1", n)
 		}
-		c.closeWith(t, ws.StatusNormalClosure)
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.CloseWith(t, ws.StatusNormalClosure)
+		c.ExpectClose(t, ws.StatusNormalClosure)
 		srv.waitIdle(t)
 	})
 	t.Run("HoldShutdown", func(t *testing.T) {
@@ -246,11 +246,11 @@ func TestEnd(t *testing.T) {
 		clk := newFakeClock()
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk, Playback: replay.Options{End: replay.EndHold, Speed: replay.SpeedMax}})
 		c := dial(t, srv.addr, "/")
-		c.expect(t, "a")
-		c.expect(t, "b")
-		srv.log.waitFor(t, "holding the connection open")
+		c.Expect(t, "a")
+		c.Expect(t, "b")
+		srv.log.WaitFor(t, "holding the connection open")
 		go srv.Close()
-		c.expectClose(t, ws.StatusGoingAway)
+		c.ExpectClose(t, ws.StatusGoingAway)
 	})
 }
 
@@ -276,7 +276,7 @@ func TestPaceClient(t *testing.T) {
 		clk := newFakeClock()
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 		c := dial(t, srv.addr, "/?pace=client&pace-timeout=1s")
-		c.expect(t, "RFB 003.008\n")
+		c.Expect(t, "RFB 003.008\n")
 		clk.advance(t, 20*ms)
 		// The security types wait for the client's 12 bytes, up to the
 		// pace timeout...
@@ -284,17 +284,17 @@ func TestPaceClient(t *testing.T) {
 			t.Fatalf("got a pace timeout at %v, want %v", tm.when.Sub(clk.base), 20*ms+time.Second)
 		}
 		clk.set(25 * ms) // ...which the client beats by 5 ms.
-		c.expectSilence(t, 50*ms)
-		c.send(t, "RFB 003.008\n")
-		c.expect(t, "\x01\x01")
+		c.ExpectSilence(t, 50*ms)
+		c.Send(t, "RFB 003.008\n")
+		c.Expect(t, "\x01\x01")
 		// The schedule moved on by the 5 ms waited.
 		clk.advance(t, 45*ms)
 		clk.next(t) // "ok" waits for the client's byte
-		c.send(t, "\x01")
-		c.expect(t, "ok")
+		c.Send(t, "\x01")
+		c.Expect(t, "ok")
 		clk.advance(t, 105*ms)
-		c.expect(t, "update")
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.Expect(t, "update")
+		c.ExpectClose(t, ws.StatusNormalClosure)
 	})
 
 	t.Run("Timeout", func(t *testing.T) {
@@ -302,27 +302,27 @@ func TestPaceClient(t *testing.T) {
 		clk := newFakeClock()
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk, Playback: replay.Options{Pace: replay.PaceClient, PaceTimeout: time.Second}})
 		c := dial(t, srv.addr, "/")
-		c.expect(t, "RFB 003.008\n")
+		c.Expect(t, "RFB 003.008\n")
 		clk.advance(t, 20*ms)
-		c.send(t, "RFB 00") // 6 of the 12 bytes
+		c.Send(t, "RFB 00") // 6 of the 12 bytes
 		if tm := clk.next(t); tm.when.Sub(clk.base) != 20*ms+time.Second {
 			t.Fatalf("got a pace timeout at %v, want %v", tm.when.Sub(clk.base), 20*ms+time.Second)
 		}
-		srv.log.waitForN(t, "client message discarded", 1)
-		c.expectSilence(t, 50*ms)
+		srv.log.WaitForN(t, "client message discarded", 1, wstest.Timeout)
+		c.ExpectSilence(t, 50*ms)
 		clk.set(20*ms + time.Second)
-		c.expect(t, "\x01\x01")
-		srv.log.waitFor(t, "client behind the recording: playing on")
-		srv.log.waitFor(t, "sent=6 expected=12")
+		c.Expect(t, "\x01\x01")
+		srv.log.WaitFor(t, "client behind the recording: playing on")
+		srv.log.WaitFor(t, "sent=6 expected=12")
 		// The 6 bytes missing are forgiven: one more byte is enough for
 		// "ok", due 1 s later than recorded.
 		clk.advance(t, 40*ms+time.Second)
 		clk.next(t) // "ok" waits for the client's byte
-		c.send(t, "X")
-		c.expect(t, "ok")
+		c.Send(t, "X")
+		c.Expect(t, "ok")
 		clk.advance(t, 100*ms+time.Second)
-		c.expect(t, "update")
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.Expect(t, "update")
+		c.ExpectClose(t, ws.StatusNormalClosure)
 	})
 
 	t.Run("ClientAhead", func(t *testing.T) {
@@ -332,11 +332,11 @@ func TestPaceClient(t *testing.T) {
 		clk := newFakeClock()
 		srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk, Playback: replay.Options{Pace: replay.PaceClient}})
 		c := dial(t, srv.addr, "/")
-		c.expect(t, "RFB 003.008\n")
-		c.send(t, strings.Repeat("x", 13))
-		srv.log.waitForN(t, "client message discarded", 1)
+		c.Expect(t, "RFB 003.008\n")
+		c.Send(t, strings.Repeat("x", 13))
+		srv.log.WaitForN(t, "client message discarded", 1, wstest.Timeout)
 		play(t, clk, c, nil, []step{{20 * ms, "\x01\x01"}, {40 * ms, "ok"}, {100 * ms, "update"}})
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.ExpectClose(t, ws.StatusNormalClosure)
 		clk.noTimer(t)
 	})
 }
@@ -347,23 +347,23 @@ func TestBase64(t *testing.T) {
 	clk := newFakeClock()
 	srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk, Playback: replay.Options{Pace: replay.PaceClient}})
 	c := dial(t, srv.addr, "/", "base64")
-	if c.protocol != "base64" {
-		t.Fatalf("got subprotocol %q, want base64", c.protocol)
+	if c.Protocol != "base64" {
+		t.Fatalf("got subprotocol %q, want base64", c.Protocol)
 	}
-	c.expect(t, "RFB 003.008\n")
+	c.Expect(t, "RFB 003.008\n")
 	// The client's base64 messages count decoded, as the original
 	// client's were recorded: 12 bytes, then 1.
-	c.send(t, "RFB 003.008\n")
-	srv.log.waitForN(t, "client message discarded", 1)
+	c.Send(t, "RFB 003.008\n")
+	srv.log.WaitForN(t, "client message discarded", 1, wstest.Timeout)
 	clk.advance(t, 20*ms)
-	c.expect(t, "\x01\x01")
-	c.send(t, "\x01")
-	srv.log.waitForN(t, "client message discarded", 2)
+	c.Expect(t, "\x01\x01")
+	c.Send(t, "\x01")
+	srv.log.WaitForN(t, "client message discarded", 2, wstest.Timeout)
 	clk.advance(t, 40*ms)
-	c.expect(t, "ok")
+	c.Expect(t, "ok")
 	clk.advance(t, 100*ms)
-	c.expect(t, "update")
-	c.expectClose(t, ws.StatusNormalClosure)
+	c.Expect(t, "update")
+	c.ExpectClose(t, ws.StatusNormalClosure)
 }
 
 // TestLargeMessage checks how a message larger than the proxy's read
@@ -383,22 +383,22 @@ func TestLargeMessage(t *testing.T) {
 	clk := newFakeClock()
 	srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 	c := dial(t, srv.addr, "/")
-	c.expect(t, "small")
+	c.Expect(t, "small")
 	clk.advance(t, 10*ms)
 	var got []byte
 	for _, want := range []int{256 << 10, 256 << 10, 88 << 10} {
-		f := c.read(t)
-		if f.op != ws.OpBinary || len(f.payload) != want {
-			t.Fatalf("got a %v message of %d bytes, want binary of %d", f.op, len(f.payload), want)
+		f := c.Next(t)
+		if f.Op != ws.OpBinary || len(f.Payload) != want {
+			t.Fatalf("got a %v message of %d bytes, want binary of %d", f.Op, len(f.Payload), want)
 		}
-		got = append(got, f.payload...)
+		got = append(got, f.Payload...)
 	}
 	if string(got) != string(big) {
 		t.Fatal("the parts do not add up to the recorded message")
 	}
 	clk.advance(t, 20*ms)
-	c.expect(t, "after")
-	c.expectClose(t, ws.StatusNormalClosure)
+	c.Expect(t, "after")
+	c.ExpectClose(t, ws.StatusNormalClosure)
 }
 
 func TestClientLeaves(t *testing.T) {
@@ -407,22 +407,22 @@ func TestClientLeaves(t *testing.T) {
 	tests := []struct {
 		name  string
 		query string
-		wait  func(t *testing.T, clk *fakeClock, c *client, srv *server)
+		wait  func(t *testing.T, clk *fakeClock, c *wstest.Conn, srv *server)
 	}{
-		{name: "WaitingForTime", query: "", wait: func(t *testing.T, clk *fakeClock, c *client, srv *server) {
-			c.expect(t, "RFB 003.008\n")
+		{name: "WaitingForTime", query: "", wait: func(t *testing.T, clk *fakeClock, c *wstest.Conn, srv *server) {
+			c.Expect(t, "RFB 003.008\n")
 			clk.next(t)
 		}},
-		{name: "WaitingForClient", query: "?pace=client", wait: func(t *testing.T, clk *fakeClock, c *client, srv *server) {
-			c.expect(t, "RFB 003.008\n")
+		{name: "WaitingForClient", query: "?pace=client", wait: func(t *testing.T, clk *fakeClock, c *wstest.Conn, srv *server) {
+			c.Expect(t, "RFB 003.008\n")
 			clk.advance(t, 20*ms)
 			clk.next(t) // the pace timeout
 		}},
-		{name: "Holding", query: "?end=hold&speed=max", wait: func(t *testing.T, clk *fakeClock, c *client, srv *server) {
+		{name: "Holding", query: "?end=hold&speed=max", wait: func(t *testing.T, clk *fakeClock, c *wstest.Conn, srv *server) {
 			for _, m := range []string{"RFB 003.008\n", "\x01\x01", "ok", "update"} {
-				c.expect(t, m)
+				c.Expect(t, m)
 			}
-			srv.log.waitFor(t, "holding the connection open")
+			srv.log.WaitFor(t, "holding the connection open")
 		}},
 	}
 	for _, tt := range tests {
@@ -434,29 +434,15 @@ func TestClientLeaves(t *testing.T) {
 				c := dial(t, srv.addr, "/"+tt.query)
 				tt.wait(t, clk, c, srv)
 				if how == "WithClose" {
-					c.closeWith(t, ws.StatusGoingAway)
-					c.expectClose(t, ws.StatusGoingAway)
+					c.CloseWith(t, ws.StatusGoingAway)
+					c.ExpectClose(t, ws.StatusGoingAway)
 				}
 				c.Close()
 				// The session ends at once, without the clock moving; its
 				// goroutines are gone (TestMain checks for leaks).
 				srv.waitIdle(t)
-				srv.log.waitFor(t, "replay closed")
+				srv.log.WaitFor(t, "replay closed")
 			})
 		}
 	}
 }
-
-func decodeBase64(t testing.TB, p []byte) []byte {
-	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(string(p))
-	if err != nil {
-		t.Fatalf("base64 message %q: %v", trim(p), err)
-	}
-	if b == nil {
-		b = []byte{}
-	}
-	return b
-}
-
-func encodeBase64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -106,8 +106,8 @@ func TestSelect(t *testing.T) {
 	} {
 		t.Run("OK"+tt.path, func(t *testing.T) {
 			c := dial(t, srv.addr, tt.path)
-			c.expect(t, tt.want)
-			c.expectClose(t, ws.StatusNormalClosure)
+			c.Expect(t, tt.want)
+			c.ExpectClose(t, ws.StatusNormalClosure)
 		})
 	}
 	for _, tt := range []struct{ path, want string }{
@@ -166,8 +166,8 @@ func TestSingle(t *testing.T) {
 	srv := startServer(t, []string{path}, replay.ServerOptions{})
 	for _, p := range []string{"/", "/websockify", "/?token=other", "/other.wsrec?speed=max"} {
 		c := dial(t, srv.addr, p)
-		c.expect(t, "the one")
-		c.expectClose(t, ws.StatusNormalClosure)
+		c.Expect(t, "the one")
+		c.ExpectClose(t, ws.StatusNormalClosure)
 	}
 }
 
@@ -364,9 +364,9 @@ func TestFixtures(t *testing.T) {
 			srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{Speed: replay.SpeedMax}})
 			c := dial(t, srv.addr, "/")
 			for _, m := range want {
-				c.expect(t, m)
+				c.Expect(t, m)
 			}
-			c.expectClose(t, tt.code)
+			c.ExpectClose(t, tt.code)
 			srv.waitIdle(t)
 			if tt.log != "" && !strings.Contains(srv.log.String(), tt.log) {
 				t.Errorf("the log does not say %s:\n%s", tt.log, srv.log)
@@ -384,7 +384,7 @@ func TestWebsockifyTiming(t *testing.T) {
 	srv := startServer(t, []string{path}, replay.ServerOptions{Clock: clk})
 	c := dial(t, srv.addr, "/")
 	play(t, clk, c, []string{"RFB 003.008\n"}, []step{{20 * ms, "\x01\x01"}, {1500 * ms, "update"}})
-	c.expectClose(t, ws.StatusNormalClosure)
+	c.ExpectClose(t, ws.StatusNormalClosure)
 }
 
 func writeFile(t testing.TB, name, content string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/replay"
 )
 
@@ -55,11 +55,11 @@ func timedRecording(t testing.TB, n, size int, interval time.Duration) (string, 
 
 // receiveTimes reads messages until the close frame and returns when each
 // arrived.
-func receiveTimes(c *client, n int) ([]time.Time, error) {
+func receiveTimes(c *wstest.Conn, n int) ([]time.Time, error) {
 	arrived := make([]time.Time, 0, n)
 	c.SetReadDeadline(time.Now().Add(time.Minute))
 	for {
-		f, err := readFrame(c.r)
+		f, err := c.ReadFrame()
 		if err != nil {
 			return arrived, err
 		}
@@ -201,7 +201,7 @@ func TestScale(t *testing.T) {
 		mu      sync.Mutex
 		late    []time.Duration
 		errs    []error
-		clients = make([]*client, n)
+		clients = make([]*wstest.Conn, n)
 		halfway sync.WaitGroup
 		wg      sync.WaitGroup
 		goOn    = make(chan struct{})
@@ -292,8 +292,8 @@ func timerLateness(times []time.Duration) []time.Duration {
 }
 
 // expectCloseFrame reads a close frame with 1000 and answers it.
-func expectCloseFrame(c *client) error {
-	f, err := readFrame(c.r)
+func expectCloseFrame(c *wstest.Conn) error {
+	f, err := c.ReadFrame()
 	if err != nil {
 		return err
 	}
@@ -317,25 +317,17 @@ func memory() memStats {
 }
 
 // dialCtx is dial for goroutines other than the test's.
-func dialCtx(ctx context.Context, addr, path string) (*client, error) {
-	conn, br, hs, err := ws.Dialer{}.Dial(ctx, "ws://"+addr+path)
-	if err != nil {
-		return nil, err
-	}
-	c := &client{Conn: conn, r: conn, protocol: hs.Protocol}
-	if br != nil {
-		c.r = io.MultiReader(br, conn)
-	}
-	return c, nil
+func dialCtx(ctx context.Context, addr, path string) (*wstest.Conn, error) {
+	return wstest.DialContext(ctx, "ws://"+addr+path, wstest.DialOptions{})
 }
 
 // readN reads n messages and returns their total size and arrival times.
-func readN(c *client, n int) (int, []time.Time, error) {
+func readN(c *wstest.Conn, n int) (int, []time.Time, error) {
 	arrived := make([]time.Time, 0, n)
 	c.SetReadDeadline(time.Now().Add(time.Minute))
 	size := 0
 	for len(arrived) < n {
-		f, err := readFrame(c.r)
+		f, err := c.ReadFrame()
 		if err != nil {
 			return size, arrived, err
 		}

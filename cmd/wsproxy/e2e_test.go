@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // TestNoVNC is the end-to-end test of the issue: noVNC's vnc_lite.html,
@@ -158,5 +158,5 @@ func TestNoVNCToken(t *testing.T) {
 	// failed connection.
 	v := b.OpenNoVNC(t, "http://"+p.addr+"/vnc_lite.html", vnctest.NoVNCOptions{Path: "websockify?token=gamma"})
 	v.WaitDisconnected(t)
-	p.stderr.wait(t, regexp.MustCompile(`msg="request rejected" session=[0-9a-f]{32} status=404`))
+	p.stderr.Wait(t, regexp.MustCompile(`msg="request rejected" session=[0-9a-f]{32} status=404`))
 }

@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -24,55 +17,13 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // waitTimeout bounds every wait of the tests.
 const waitTimeout = 10 * time.Second
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, whose content can
-// be waited for.
-type syncBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case b.changed <- struct{}{}:
-	default:
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// wait returns the first submatches of re in the buffer, once it matches.
-func (b *syncBuffer) wait(t testing.TB, re *regexp.Regexp) []string {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		if m := re.FindStringSubmatch(b.String()); m != nil {
-			return m
-		}
-		select {
-		case <-b.changed:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %q in:\n%s", re, b.String())
-		}
-	}
-}
 
 // listeningRE finds the address in the "listening" line, text or JSON.
 var listeningRE = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")([^\s"]+)`)
@@ -80,7 +31,7 @@ var listeningRE = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","
 // instance is wsproxy run in-process by startRun.
 type instance struct {
 	addr           string // the listening address
-	stdout, stderr *syncBuffer
+	stdout, stderr *wstest.LogBuffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -91,7 +42,7 @@ type instance struct {
 func startRun(t *testing.T, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{stdout: newSyncBuffer(), stderr: newSyncBuffer(), cancel: cancel, done: make(chan error, 1)}
+	in := &instance{stdout: new(wstest.LogBuffer), stderr: new(wstest.LogBuffer), cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- run(ctx, args, in.stdout, in.stderr) }()
 	t.Cleanup(func() {
 		cancel()
@@ -115,7 +66,7 @@ func startRun(t *testing.T, args ...string) *instance {
 				return
 			}
 			select {
-			case <-in.stderr.changed:
+			case <-in.stderr.Changed():
 			case <-deadline:
 				found <- ""
 				return
@@ -164,215 +115,77 @@ func (in *instance) exited() bool {
 }
 
 // startEcho starts a TCP echo server on 127.0.0.1:0, or a unix one when
-// network is "unix", stopped when the test ends.
+// network is "unix", over TLS if tlsConfig is not nil, stopped when the
+// test ends.
 func startEcho(t testing.TB, network string, tlsConfig *tls.Config) string {
 	t.Helper()
-	addr := "127.0.0.1:0"
-	if network == "unix" {
-		addr = filepath.Join(t.TempDir(), "echo.sock")
-	}
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := wstest.Listen(t, network)
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				io.Copy(c, c)
-				c.Close()
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return wstest.EchoOn(t, ln)
 }
 
-// dialWS opens a WebSocket session to url ("ws://" or "wss://"); netDial
-// may be nil.
+// dialWS opens a WebSocket session to url ("ws://" or "wss://") with the
+// subprotocol binary; netDial may be nil.
 func dialWS(t testing.TB, url string, tlsConfig *tls.Config, netDial func(ctx context.Context, network, addr string) (net.Conn, error)) (net.Conn, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	d := ws.Dialer{Protocols: []string{"binary"}, TLSConfig: tlsConfig, NetDial: netDial}
-	c, br, _, err := d.Dial(ctx, url)
+	c, err := wstest.TryDial(t, url, wstest.DialOptions{Protocols: []string{"binary"}, TLS: tlsConfig, NetDial: netDial})
 	if err != nil {
 		return nil, err
-	}
-	t.Cleanup(func() { c.Close() })
-	if br != nil {
-		// Frames that came with the handshake's response.
-		return &bufferedConn{Conn: c, r: br}, nil
 	}
 	return c, nil
 }
 
-// bufferedConn reads through r, which holds what was read ahead.
-type bufferedConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
 // mustDialWS is dialWS that fails the test on error.
 func mustDialWS(t testing.TB, url string, tlsConfig *tls.Config) net.Conn {
 	t.Helper()
-	c, err := dialWS(t, url, tlsConfig, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
+	return wstest.Dial(t, url, wstest.DialOptions{Protocols: []string{"binary"}, TLS: tlsConfig})
+}
+
+// wsConn returns c, a client's WebSocket session, as a wstest.Conn.
+func wsConn(c net.Conn) *wstest.Conn {
+	if wc, ok := c.(*wstest.Conn); ok {
+		return wc
 	}
-	return c
+	return wstest.Client(c)
 }
 
 // assertEcho sends msg and expects it back through an echo target.
 func assertEcho(t testing.TB, c net.Conn, msg string) {
 	t.Helper()
-	c.SetDeadline(time.Now().Add(waitTimeout))
-	defer c.SetDeadline(time.Time{})
-	if err := wsutil.WriteClientBinary(c, []byte(msg)); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	var got []byte
-	for len(got) < len(msg) {
-		p, err := wsutil.ReadServerBinary(c)
-		if err != nil {
-			t.Fatalf("read: %v (got %q so far)", err, got)
-		}
-		got = append(got, p...)
-	}
-	if string(got) != msg {
-		t.Fatalf("got echo %q, want %q", got, msg)
-	}
+	wsConn(c).Echo(t, msg)
 }
 
 // readClose reads frames until a close frame and returns its code.
 func readClose(t testing.TB, c net.Conn) ws.StatusCode {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(waitTimeout))
-	for {
-		h, err := ws.ReadHeader(c)
-		if err != nil {
-			t.Fatalf("reading until a close frame: %v", err)
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c, p); err != nil {
-			t.Fatalf("reading until a close frame: %v", err)
-		}
-		if h.OpCode == ws.OpClose {
-			code, _ := ws.ParseCloseFrameData(p)
-			return code
-		}
-	}
+	return wsConn(c).ReadClose(t)
 }
 
-// testCA is a certificate authority for the tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // PEM certificate
-}
-
-func newTestCA(t testing.TB) *testCA {
+// issue returns a certificate that ca issued, for localhost and 127.0.0.1
+// (server) or a client certificate, with serial, and its key.
+func issue(t testing.TB, ca *wstest.Cert, serial int64, client bool) (certDER []byte, key *ecdsa.PrivateKey) {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "wsproxy test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &testCA{cert: cert, key: key, file: filepath.Join(t.TempDir(), "ca.pem")}
-	writeFile(t, ca.file, pemBlock("CERTIFICATE", der))
-	return ca
+	c := ca.Issue(t, serial, client)
+	return c.X509.Raw, c.Key
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+// writeCert writes a server certificate that ca issued with serial, and
+// its key, into one PEM file (websockify's self.pem layout) at path.
+func writeCert(t testing.TB, ca *wstest.Cert, path string, serial int64) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-// issue returns a certificate for localhost and 127.0.0.1 (server) or a
-// client certificate, with serial, and its key.
-func (ca *testCA) issue(t testing.TB, serial int64, client bool) (certDER []byte, key *ecdsa.PrivateKey) {
-	t.Helper()
-	key = newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if client {
-		tmpl.Subject.CommonName = "client"
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der, key
-}
-
-// writeCert writes a server certificate with serial and its key into one
-// PEM file (websockify's self.pem layout) at path.
-func (ca *testCA) writeCert(t testing.TB, path string, serial int64) {
-	t.Helper()
-	der, key := ca.issue(t, serial, false)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Written beside and renamed into place, as certbot does: a reader
 	// never sees half a file.
 	tmp := path + ".tmp"
-	writeFile(t, tmp, append(pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER)...))
+	b, err := os.ReadFile(ca.Issue(t, serial, false).PEMFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, tmp, b)
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// clientConfig returns a TLS client configuration that trusts ca.
-func (ca *testCA) clientConfig() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
-	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
 }
 
 func pemBlock(typ string, der []byte) []byte {
@@ -445,7 +258,7 @@ func wsproxyBinary(t testing.TB) string {
 type process struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *wstest.LogBuffer
 	waited chan error
 }
 
@@ -453,7 +266,7 @@ type process struct {
 // listens. It is killed when the test ends if it is still running.
 func startBinary(t *testing.T, setup func(*exec.Cmd), args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(wsproxyBinary(t), args...), stderr: newSyncBuffer(), waited: make(chan error, 1)}
+	p := &process{cmd: exec.Command(wsproxyBinary(t), args...), stderr: new(wstest.LogBuffer), waited: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	if setup != nil {
 		setup(p.cmd)
@@ -469,7 +282,7 @@ func startBinary(t *testing.T, setup func(*exec.Cmd), args ...string) *process {
 			t.Logf("wsproxy stderr:\n%s", p.stderr)
 		}
 	})
-	p.addr = p.stderr.wait(t, listeningRE)[1]
+	p.addr = p.stderr.Wait(t, listeningRE)[1]
 	return p
 }
 

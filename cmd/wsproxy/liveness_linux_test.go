@@ -99,7 +99,7 @@ func testClientTimeout(t *testing.T, args ...string) {
 	tcp.Close() // a reset
 	start := time.Now()
 
-	line := in.stderr.wait(t, regexp.MustCompile(`msg="session closed" .*`))[0]
+	line := in.stderr.Wait(t, regexp.MustCompile(`msg="session closed" .*`))[0]
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("closed %v after the reset, want within about 250ms (--client-timeout/4)", took)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics/metricstest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 var metricsListeningRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
@@ -24,7 +25,7 @@ var metricsListeningRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`
 // metricsAddr returns the address the instance serves its metrics on.
 func (in *instance) metricsAddr(t *testing.T) string {
 	t.Helper()
-	return in.stderr.wait(t, metricsListeningRE)[1]
+	return in.stderr.Wait(t, metricsListeningRE)[1]
 }
 
 // TestMetricsSession follows a recorded session through the metrics: open,
@@ -116,7 +117,7 @@ func TestMetricsFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	if br != nil { // the close frame came with the response
-		c = &bufferedConn{Conn: c, r: br}
+		c = wstest.Buffered(c, br)
 	}
 	if code := readClose(t, c); code != ws.StatusInternalServerError {
 		t.Errorf("unreachable target: close %d, want 1011", code)
@@ -171,7 +172,7 @@ func TestMetricsShutdown(t *testing.T) {
 	c := mustDialWS(t, "ws://"+in.addr+"/", nil)
 	metricstest.Want(t, maddr, 1, "wsproxy_sessions_active")
 	in.cancel() // as SIGTERM
-	in.stderr.wait(t, regexp.MustCompile(`shutting down on signal`))
+	in.stderr.Wait(t, regexp.MustCompile(`shutting down on signal`))
 	waitFor(t, "/healthz to answer 503", func() bool {
 		status, _ := metricstest.Get(t, maddr, "/healthz")
 		return status == http.StatusServiceUnavailable

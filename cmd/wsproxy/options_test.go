@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/youmark/pkcs8"
 )
 
@@ -210,8 +211,8 @@ func TestOpenSSLCipherNames(t *testing.T) {
 
 func TestKeyPair(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
-	der, key := ca.issue(t, 3, false)
+	ca := wstest.NewCert(t)
+	der, key := issue(t, ca, 3, false)
 	certPEM := pemBlock("CERTIFICATE", der)
 	password := []byte("s3cret")
 
@@ -270,9 +271,9 @@ func TestKeyPasswordOpenSSL(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("needs the openssl tool")
 	}
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	dir := t.TempDir()
-	der, key := ca.issue(t, 4, false)
+	der, key := issue(t, ca, 4, false)
 	certFile := filepath.Join(dir, "cert.pem")
 	writeFile(t, certFile, pemBlock("CERTIFICATE", der))
 	plainDER, _ := x509.MarshalPKCS8PrivateKey(key)
@@ -299,7 +300,7 @@ func TestKeyPasswordOpenSSL(t *testing.T) {
 				t.Fatalf("openssl wrote %q, want %q in it", b, tt.header)
 			}
 			in := startRun(t, "--cert", certFile, "--key", keyFile, "--key-password", "s3cret", "127.0.0.1:0", target)
-			if got := servedSerial(t, in.addr, ca.clientConfig()); got != 4 {
+			if got := servedSerial(t, in.addr, ca.ClientConfig()); got != 4 {
 				t.Errorf("got serial %d, want 4", got)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // Tests of process behaviour, with the real binary: signals, inetd's
@@ -26,12 +27,12 @@ func TestSIGTERMGraceful(t *testing.T) {
 	p := startBinary(t, nil, "--shutdown-timeout", "0.5", "127.0.0.1:0", startEcho(t, "tcp", nil))
 	c := mustDialWS(t, "ws://"+p.addr+"/", nil)
 	assertEcho(t, c, "before SIGTERM")
-	p.stderr.wait(t, regexp.MustCompile(`msg="session open"`))
+	p.stderr.Wait(t, regexp.MustCompile(`msg="session open"`))
 	sent := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	p.stderr.wait(t, regexp.MustCompile(`msg="shutting down on signal" sessions=1 shutdown_timeout=500ms`))
+	p.stderr.Wait(t, regexp.MustCompile(`msg="shutting down on signal" sessions=1 shutdown_timeout=500ms`))
 	waitFor(t, "the listener to close", func() bool {
 		c, err := net.Dial("tcp", p.addr)
 		if err == nil {
@@ -59,7 +60,7 @@ func TestSIGTERMSecondSignal(t *testing.T) {
 	c := mustDialWS(t, "ws://"+p.addr+"/", nil)
 	assertEcho(t, c, "x")
 	p.cmd.Process.Signal(syscall.SIGINT)
-	p.stderr.wait(t, regexp.MustCompile(`msg="shutting down on signal"`))
+	p.stderr.Wait(t, regexp.MustCompile(`msg="shutting down on signal"`))
 	time.Sleep(100 * time.Millisecond) // the second signal's handler is registered after the log line
 	p.cmd.Process.Signal(syscall.SIGINT)
 	if got := readClose(t, c); got != ws.StatusGoingAway {
@@ -72,21 +73,21 @@ func TestSIGTERMSecondSignal(t *testing.T) {
 
 func TestCertReloadSIGHUP(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	cert := filepath.Join(t.TempDir(), "cert.pem")
-	ca.writeCert(t, cert, 10)
+	writeCert(t, ca, cert, 10)
 	p := startBinary(t, nil, "--cert", cert, "--cert-reload", "0", "127.0.0.1:0", "localhost:5900")
-	conf := ca.clientConfig()
+	conf := ca.ClientConfig()
 	if got := servedSerial(t, p.addr, conf); got != 10 {
 		t.Fatalf("got serial %d, want 10", got)
 	}
-	ca.writeCert(t, cert, 11)
+	writeCert(t, ca, cert, 11)
 	time.Sleep(100 * time.Millisecond)
 	if got := servedSerial(t, p.addr, conf); got != 10 {
 		t.Fatalf("got serial %d before SIGHUP with --cert-reload 0, want 10", got)
 	}
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	p.stderr.wait(t, regexp.MustCompile(`msg="certificate reloaded" why=SIGHUP .* serial=11`))
+	p.stderr.Wait(t, regexp.MustCompile(`msg="certificate reloaded" why=SIGHUP .* serial=11`))
 	if got := servedSerial(t, p.addr, conf); got != 11 {
 		t.Errorf("got serial %d after SIGHUP, want 11", got)
 	}
@@ -111,14 +112,14 @@ func TestInetd(t *testing.T) {
 		}
 		cmd := exec.Command(wsproxyBinary(t), "--inetd", target)
 		cmd.Stdin = theirs
-		stderr := newSyncBuffer()
+		stderr := new(wstest.LogBuffer)
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		theirs.Close()
 		defer cmd.Process.Kill()
-		stderr.wait(t, regexp.MustCompile(`msg=listening addr=inetd`))
+		stderr.Wait(t, regexp.MustCompile(`msg=listening addr=inetd`))
 		ctx := t.Context()
 		d := ws.Dialer{Protocols: []string{"binary"}, NetDial: func(context.Context, string, string) (net.Conn, error) { return ours, nil }}
 		c, br, _, err := d.Dial(ctx, "ws://inetd/")
@@ -140,7 +141,7 @@ func TestInetd(t *testing.T) {
 		case <-time.After(waitTimeout):
 			t.Fatalf("did not exit when its connection closed; stderr:\n%s", stderr)
 		}
-		stderr.wait(t, regexp.MustCompile(`msg="inetd connection closed"`))
+		stderr.Wait(t, regexp.MustCompile(`msg="inetd connection closed"`))
 	})
 	t.Run("ListeningSocket", func(t *testing.T) {
 		t.Parallel()
@@ -183,25 +184,25 @@ func TestInetd(t *testing.T) {
 
 func TestSSLTarget(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
-	der, key := ca.issue(t, 5, false)
+	ca := wstest.NewCert(t)
+	der, key := issue(t, ca, 5, false)
 	target := startEcho(t, "tcp", tlsServerConfig(der, key))
 	_, port, _ := net.SplitHostPort(target)
 
 	// The system's roots come from $SSL_CERT_FILE, read once per process:
 	// hence the binary.
-	withCA := func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+ca.file) }
+	withCA := func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+ca.CertFile) }
 	p := startBinary(t, withCA, "--ssl-target", "127.0.0.1:0", "localhost:"+port)
 	assertEcho(t, mustDialWS(t, "ws://"+p.addr+"/", nil), "over TLS to the target")
 
 	// The certificate is verified.
-	otherCA := newTestCA(t)
-	untrusted := func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+otherCA.file) }
+	otherCA := wstest.NewCert(t)
+	untrusted := func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+otherCA.CertFile) }
 	p = startBinary(t, untrusted, "--ssl-target", "127.0.0.1:0", "localhost:"+port)
 	if got := readClose(t, mustDialWS(t, "ws://"+p.addr+"/", nil)); got != 1011 {
 		t.Errorf("target with an untrusted certificate: got close code %d, want 1011", got)
 	}
-	p.stderr.wait(t, regexp.MustCompile(`certificate signed by unknown authority`))
+	p.stderr.Wait(t, regexp.MustCompile(`certificate signed by unknown authority`))
 }
 
 func tlsServerConfig(der []byte, key *ecdsa.PrivateKey) *tls.Config {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // End-to-end tests of the command in-process: run() with a WebSocket client
@@ -38,8 +39,8 @@ func TestProxyEcho(t *testing.T) {
 		t.Errorf("got close code %d, want the client's 1000 echoed", got)
 	}
 	// One line at open, one at close, from package proxy.
-	in.stderr.wait(t, regexp.MustCompile(`msg="session open" session=[0-9a-f]{32} client=127\.0\.0\.1:\d+ target=`+regexp.QuoteMeta(target)))
-	in.stderr.wait(t, regexp.MustCompile(`msg="session closed" session=[0-9a-f]{32} .*by=client code=1000 reason=bye to_target=12 to_client=12 duration=`))
+	in.stderr.Wait(t, regexp.MustCompile(`msg="session open" session=[0-9a-f]{32} client=127\.0\.0\.1:\d+ target=`+regexp.QuoteMeta(target)))
+	in.stderr.Wait(t, regexp.MustCompile(`msg="session closed" session=[0-9a-f]{32} .*by=client code=1000 reason=bye to_target=12 to_client=12 duration=`))
 }
 
 func TestProxyTargetUnreachable(t *testing.T) {
@@ -70,7 +71,7 @@ func TestProxyUnixTarget(t *testing.T) {
 	sock := startEcho(t, "unix", nil)
 	in := startRun(t, "--unix-target", sock, "127.0.0.1:0")
 	assertEcho(t, mustDialWS(t, "ws://"+in.addr+"/", nil), "over a unix socket")
-	in.stderr.wait(t, regexp.MustCompile(`target=unix:`+regexp.QuoteMeta(sock)))
+	in.stderr.Wait(t, regexp.MustCompile(`target=unix:`+regexp.QuoteMeta(sock)))
 }
 
 func TestProxyUnixListen(t *testing.T) {
@@ -183,39 +184,39 @@ func TestProxyUnixListenRefused(t *testing.T) {
 
 func TestProxyTLS(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	cert := filepath.Join(t.TempDir(), "self.pem")
-	ca.writeCert(t, cert, 100)
+	writeCert(t, ca, cert, 100)
 	target := startEcho(t, "tcp", nil)
 
 	t.Run("SamePort", func(t *testing.T) {
 		t.Parallel()
 		in := startRun(t, "--cert", cert, "127.0.0.1:0", target)
-		assertEcho(t, mustDialWS(t, "wss://"+in.addr+"/", ca.clientConfig()), "over wss")
+		assertEcho(t, mustDialWS(t, "wss://"+in.addr+"/", ca.ClientConfig()), "over wss")
 		assertEcho(t, mustDialWS(t, "ws://"+in.addr+"/", nil), "over ws")
-		in.stderr.wait(t, regexp.MustCompile(`msg="session open" .* tls=true`))
+		in.stderr.Wait(t, regexp.MustCompile(`msg="session open" .* tls=true`))
 	})
 	t.Run("SSLOnly", func(t *testing.T) {
 		t.Parallel()
 		in := startRun(t, "--cert", cert, "--ssl-only", "127.0.0.1:0", target)
-		assertEcho(t, mustDialWS(t, "wss://"+in.addr+"/", ca.clientConfig()), "over wss")
+		assertEcho(t, mustDialWS(t, "wss://"+in.addr+"/", ca.ClientConfig()), "over wss")
 		if _, err := dialWS(t, "ws://"+in.addr+"/", nil, nil); err == nil {
 			t.Error("plain ws:// connected with --ssl-only")
 		}
-		in.stderr.wait(t, regexp.MustCompile(`msg="connection dropped" .*plain connection refused`))
+		in.stderr.Wait(t, regexp.MustCompile(`msg="connection dropped" .*plain connection refused`))
 	})
 	t.Run("DefaultSelfPem", func(t *testing.T) {
 		// websockify's default --cert is self.pem in the working directory;
 		// a child process has its own.
 		p := startBinary(t, func(cmd *exec.Cmd) { cmd.Dir = filepath.Dir(cert) }, "127.0.0.1:0", target)
-		if got := servedSerial(t, p.addr, ca.clientConfig()); got != 100 {
+		if got := servedSerial(t, p.addr, ca.ClientConfig()); got != 100 {
 			t.Errorf("got serial %d, want 100", got)
 		}
 	})
 	t.Run("MinVersion", func(t *testing.T) {
 		t.Parallel()
 		in := startRun(t, "--cert", cert, "--ssl-version", "tlsv1_3", "127.0.0.1:0", target)
-		conf := ca.clientConfig()
+		conf := ca.ClientConfig()
 		conf.MaxVersion = tls.VersionTLS12
 		if c, err := tls.Dial("tcp", in.addr, conf); err == nil {
 			c.Close()
@@ -229,7 +230,7 @@ func TestProxyTLS(t *testing.T) {
 	t.Run("Ciphers", func(t *testing.T) {
 		t.Parallel()
 		in := startRun(t, "--cert", cert, "--ssl-ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384", "127.0.0.1:0", target)
-		conf := ca.clientConfig()
+		conf := ca.ClientConfig()
 		conf.MaxVersion = tls.VersionTLS12
 		c, err := tls.Dial("tcp", in.addr, conf)
 		if err != nil {
@@ -244,25 +245,25 @@ func TestProxyTLS(t *testing.T) {
 
 func TestProxyVerifyClient(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	cert := filepath.Join(t.TempDir(), "self.pem")
-	ca.writeCert(t, cert, 7)
-	in := startRun(t, "--cert", cert, "--verify-client", "--cafile", ca.file, "127.0.0.1:0", startEcho(t, "tcp", nil))
+	writeCert(t, ca, cert, 7)
+	in := startRun(t, "--cert", cert, "--verify-client", "--cafile", ca.CertFile, "127.0.0.1:0", startEcho(t, "tcp", nil))
 
-	der, key := ca.issue(t, 8, true)
-	withCert := ca.clientConfig()
+	der, key := issue(t, ca, 8, true)
+	withCert := ca.ClientConfig()
 	withCert.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
 	assertEcho(t, mustDialWS(t, "wss://"+in.addr+"/", withCert), "with a client certificate")
 
-	if c, err := dialWS(t, "wss://"+in.addr+"/", ca.clientConfig(), nil); err == nil {
+	if c, err := dialWS(t, "wss://"+in.addr+"/", ca.ClientConfig(), nil); err == nil {
 		// TLS 1.3 reports the refusal on the first read.
 		if _, err := wsutil.ReadServerBinary(c); err == nil {
 			t.Error("a client without a certificate got through")
 		}
 	}
-	other := newTestCA(t)
-	der, key = other.issue(t, 9, true)
-	stranger := ca.clientConfig()
+	other := wstest.NewCert(t)
+	der, key = issue(t, other, 9, true)
+	stranger := ca.ClientConfig()
 	stranger.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
 	if c, err := dialWS(t, "wss://"+in.addr+"/", stranger, nil); err == nil {
 		if _, err := wsutil.ReadServerBinary(c); err == nil {
@@ -273,25 +274,25 @@ func TestProxyVerifyClient(t *testing.T) {
 
 func TestCertReload(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	cert := filepath.Join(t.TempDir(), "cert.pem")
-	ca.writeCert(t, cert, 1)
+	writeCert(t, ca, cert, 1)
 	in := startRun(t, "--cert", cert, "--cert-reload", "50ms", "127.0.0.1:0", startEcho(t, "tcp", nil))
-	conf := ca.clientConfig()
+	conf := ca.ClientConfig()
 	if got := servedSerial(t, in.addr, conf); got != 1 {
 		t.Fatalf("got serial %d, want 1", got)
 	}
-	ca.writeCert(t, cert, 2)
+	writeCert(t, ca, cert, 2)
 	waitFor(t, "the new certificate", func() bool { return servedSerial(t, in.addr, conf) == 2 })
-	in.stderr.wait(t, regexp.MustCompile(`msg="certificate reloaded" why="files changed" subject="CN=localhost" serial=2`))
+	in.stderr.Wait(t, regexp.MustCompile(`msg="certificate reloaded" why="files changed" subject="CN=localhost" serial=2`))
 
 	// A broken certificate keeps the current one.
 	writeFile(t, cert, []byte("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n"))
-	in.stderr.wait(t, regexp.MustCompile(`level=ERROR msg="certificate not reloaded: keeping the current one"`))
+	in.stderr.Wait(t, regexp.MustCompile(`level=ERROR msg="certificate not reloaded: keeping the current one"`))
 	if got := servedSerial(t, in.addr, conf); got != 2 {
 		t.Errorf("got serial %d after a broken update, want 2", got)
 	}
-	ca.writeCert(t, cert, 3)
+	writeCert(t, ca, cert, 3)
 	waitFor(t, "the certificate after the broken one", func() bool { return servedSerial(t, in.addr, conf) == 3 })
 }
 
@@ -441,7 +442,7 @@ func TestTimeout(t *testing.T) {
 		t.Parallel()
 		in := startRun(t, "--timeout", "0.2", "127.0.0.1:0", startEcho(t, "tcp", nil))
 		c := mustDialWS(t, "ws://"+in.addr+"/", nil)
-		in.stderr.wait(t, regexp.MustCompile(`listener exit due to --timeout`))
+		in.stderr.Wait(t, regexp.MustCompile(`listener exit due to --timeout`))
 		waitFor(t, "the listener to close", func() bool {
 			c, err := net.Dial("tcp", in.addr)
 			if err == nil {
@@ -488,7 +489,7 @@ func TestLogFile(t *testing.T) {
 	c := mustDialWS(t, "ws://"+in.addr+"/", nil)
 	assertEcho(t, c, "logged")
 	c.Close()
-	in.stderr.wait(t, regexp.MustCompile(`msg="session closed"`))
+	in.stderr.Wait(t, regexp.MustCompile(`msg="session closed"`))
 	in.cancel()
 	if err := in.exit(t); err != nil {
 		t.Fatal(err)
@@ -558,26 +559,26 @@ func TestTraffic(t *testing.T) {
 	c := mustDialWS(t, "ws://"+in.addr+"/", nil)
 	assertEcho(t, c, "one")
 	assertEcho(t, c, "two")
-	in.stdout.wait(t, regexp.MustCompile(`(?s)^\nTraffic Legend:\n    \}  - Client receive\n.*    <\. - Client send partial\n\}>\{<\}>\{<$`))
+	in.stdout.Wait(t, regexp.MustCompile(`(?s)^\nTraffic Legend:\n    \}  - Client receive\n.*    <\. - Client send partial\n\}>\{<\}>\{<$`))
 }
 
 // TestEnv checks that options are read from the environment.
 func TestEnv(t *testing.T) {
 	t.Setenv("WSPROXY_SSL_ONLY", "1")
-	stdout, stderr := newSyncBuffer(), newSyncBuffer()
+	stdout, stderr := new(wstest.LogBuffer), new(wstest.LogBuffer)
 	err := run(t.Context(), []string{"127.0.0.1:0", "localhost:5900"}, stdout, stderr)
 	if got := cli.ExitCode(err); got != cli.ExitUsage {
 		t.Errorf("got exit code %d (%v), want %d", got, err, cli.ExitUsage)
 	}
 	clitest.AssertContains(t, "stderr", stderr.String(), []string{"--ssl-only needs a certificate"})
 
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	cert := filepath.Join(t.TempDir(), "cert.pem")
-	ca.writeCert(t, cert, 42)
+	writeCert(t, ca, cert, 42)
 	t.Setenv("WSPROXY_CERT", cert)
 	t.Setenv("WSPROXY_TIMEOUT", "30")
 	in := startRun(t, "127.0.0.1:0", startEcho(t, "tcp", nil))
-	if got := servedSerial(t, in.addr, ca.clientConfig()); got != 42 {
+	if got := servedSerial(t, in.addr, ca.ClientConfig()); got != 42 {
 		t.Errorf("got serial %d, want 42", got)
 	}
 	if _, err := dialWS(t, "ws://"+in.addr+"/", nil, nil); err == nil {

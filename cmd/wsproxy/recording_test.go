@@ -25,6 +25,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/websockify"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 )
@@ -51,18 +52,7 @@ func readRecording(t testing.TB, name string) (format.Header, []format.Record, b
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var recs []format.Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Payload = bytes.Clone(rec.Payload)
-		recs = append(recs, rec)
-	}
+	recs := rfbtest.ReadAll(t, r)
 	return r.Header(), recs, r.Sealed()
 }
 
@@ -371,7 +361,7 @@ func TestRecordDiskFull(t *testing.T) {
 				if closed {
 					t.Fatal("best-effort: the session was closed")
 				}
-				in.stderr.wait(t, regexp.MustCompile(`recording failed.*no space left on device`))
+				in.stderr.Wait(t, regexp.MustCompile(`recording failed.*no space left on device`))
 			}
 		})
 	}
@@ -467,7 +457,7 @@ func TestRecordSymlinkedSubdir(t *testing.T) {
 				}
 			}
 			want := regexp.QuoteMeta(filepath.Join(dir, "127.0.0.1") + " is a symbolic link, not a directory")
-			in.stderr.wait(t, regexp.MustCompile(`recording: cannot create the file.*`+want))
+			in.stderr.Wait(t, regexp.MustCompile(`recording: cannot create the file.*`+want))
 			if names := recordings(t, outside); len(names) != 0 {
 				t.Errorf("written outside --record-dir: %v", names)
 			}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // mkfifo makes a named pipe that nothing writes to: opening it blocking
@@ -66,7 +68,7 @@ func TestSpecialFilesRefused(t *testing.T) {
 	fifo := filepath.Join(dir, "fifo")
 	mkfifo(t, fifo)
 	cert := filepath.Join(dir, "cert.pem")
-	newTestCA(t).writeCert(t, cert, 1)
+	writeCert(t, wstest.NewCert(t), cert, 1)
 	refused := "open " + fifo + ": is a named pipe, not a regular file"
 	const source, target = "127.0.0.1:0", "127.0.0.1:1" // no target with a token plugin
 	for _, tc := range []struct {
@@ -83,7 +85,7 @@ func TestSpecialFilesRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			stdout, stderr := newSyncBuffer(), newSyncBuffer()
+			stdout, stderr := new(wstest.LogBuffer), new(wstest.LogBuffer)
 			done := make(chan error, 1)
 			go func() { done <- run(t.Context(), tc.args, stdout, stderr) }()
 			select {
@@ -103,11 +105,11 @@ func TestSpecialFilesRefused(t *testing.T) {
 // certificate is loaded. The watch used to wait on the pipe for ever.
 func TestCertReloadSpecialFile(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t)
+	ca := wstest.NewCert(t)
 	cert := filepath.Join(t.TempDir(), "cert.pem")
-	ca.writeCert(t, cert, 1)
+	writeCert(t, ca, cert, 1)
 	in := startRun(t, "--cert", cert, "--cert-reload", "50ms", "127.0.0.1:0", startEcho(t, "tcp", nil))
-	conf := ca.clientConfig()
+	conf := ca.ClientConfig()
 	if got := servedSerial(t, in.addr, conf); got != 1 {
 		t.Fatalf("got serial %d, want 1", got)
 	}
@@ -115,11 +117,11 @@ func TestCertReloadSpecialFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	mkfifo(t, cert)
-	in.stderr.wait(t, regexp.MustCompile(`level=ERROR msg="certificate not reloaded: keeping the current one" why="files changed" err="cert: open `+regexp.QuoteMeta(cert)+`: is a named pipe, not a regular file"`))
+	in.stderr.Wait(t, regexp.MustCompile(`level=ERROR msg="certificate not reloaded: keeping the current one" why="files changed" err="cert: open `+regexp.QuoteMeta(cert)+`: is a named pipe, not a regular file"`))
 	if got := servedSerial(t, in.addr, conf); got != 1 {
 		t.Errorf("got serial %d with a pipe in place, want 1", got)
 	}
 	os.Remove(cert)
-	ca.writeCert(t, cert, 2)
+	writeCert(t, ca, cert, 2)
 	waitFor(t, "the certificate after the pipe", func() bool { return servedSerial(t, in.addr, conf) == 2 })
 }

@@ -88,7 +88,7 @@ func TestSocketActivation(t *testing.T) {
 			if want := strings.Join(addrs, ","); p.addr != want {
 				t.Errorf("listening on %s, want %s", p.addr, want)
 			}
-			p.stderr.wait(t, regexp.MustCompile(strings.ReplaceAll(tt.wantLog, "ADDR", regexp.QuoteMeta(addrs[0]))))
+			p.stderr.Wait(t, regexp.MustCompile(strings.ReplaceAll(tt.wantLog, "ADDR", regexp.QuoteMeta(addrs[0]))))
 			for i, addr := range addrs {
 				c := mustDialWS(t, "ws://"+addr+"/", nil)
 				assertEcho(t, c, fmt.Sprintf("through socket %d from systemd", i))

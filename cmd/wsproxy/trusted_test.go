@@ -52,7 +52,7 @@ func TestTrustedProxyProtocol(t *testing.T) {
 				t.Fatalf("dial: %v; stderr:\n%s", err, in.stderr)
 			}
 			assertEcho(t, c, "hello")
-			line := in.stderr.wait(t, regexp.MustCompile(`session open.*`))[0]
+			line := in.stderr.Wait(t, regexp.MustCompile(`session open.*`))[0]
 			if !strings.Contains(line, "real_client="+tc.src) || !strings.Contains(line, "client=127.0.0.1:") {
 				t.Errorf("session open line %q: want client=127.0.0.1:… real_client=%s", line, tc.src)
 			}
@@ -93,7 +93,7 @@ func TestUntrustedProxyProtocol(t *testing.T) {
 				c.Close()
 				t.Fatal("dial succeeded, want the connection refused")
 			}
-			in.stderr.wait(t, regexp.MustCompile(`PROXY header from an untrusted peer.*client=127\.0\.0\.1:`))
+			in.stderr.Wait(t, regexp.MustCompile(`PROXY header from an untrusted peer.*client=127\.0\.0\.1:`))
 			// Without a header the same peer is served.
 			assertEcho(t, mustDialWS(t, "ws://"+in.addr+"/", nil), "hello")
 		})
@@ -114,7 +114,7 @@ func TestUntrustedForwardedIgnored(t *testing.T) {
 	}
 	defer c.Close()
 	assertEcho(t, c, "hello")
-	line := in.stderr.wait(t, regexp.MustCompile(`session open.*`))[0]
+	line := in.stderr.Wait(t, regexp.MustCompile(`session open.*`))[0]
 	if strings.Contains(line, "real_client") || strings.Contains(line, "203.0.113.9") {
 		t.Errorf("session open line %q: the spoofed header was believed", line)
 	}

@@ -77,7 +77,7 @@ func TestWebRejected(t *testing.T) {
 				t.Errorf("got %d, want %d", resp.StatusCode, tc.status)
 			}
 			fields := strings.Replace(tc.fields, "ADDR", c.LocalAddr().String(), 1)
-			in.stderr.wait(t, regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="request rejected" session=[0-9a-f]{32} `+regexp.QuoteMeta(fields)+`$`))
+			in.stderr.Wait(t, regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="request rejected" session=[0-9a-f]{32} `+regexp.QuoteMeta(fields)+`$`))
 		})
 	}
 	metricstest.Want(t, maddr, float64(len(tests)), "wsproxy_handshake_failures_total", "reason", "bad_request")

@@ -420,7 +420,7 @@ func TestWrapBinary(t *testing.T) {
 		p := startBinary(t, nil, fmt.Sprintf("127.0.0.1:%d", port), "--", "socat", fmt.Sprintf("TCP4-LISTEN:%d,reuseaddr,fork", port), "EXEC:cat")
 		// As with websockify, a session opened before the command listens
 		// fails (1011): wait for it.
-		target := p.stderr.wait(t, regexp.MustCompile(`msg="wrap: command started" .* target=(\S+)`))[1]
+		target := p.stderr.Wait(t, regexp.MustCompile(`msg="wrap: command started" .* target=(\S+)`))[1]
 		pollUntil(t, "the wrapped socat to listen on "+target, func() bool {
 			c, err := net.Dial("tcp", target)
 			if err == nil {
@@ -445,7 +445,7 @@ func TestWrapBinary(t *testing.T) {
 		// on IPv4 only and leaves IPv6 to Xvnc.
 		p := startBinary(t, nil, strconv.Itoa(port), "--",
 			"Xvnc", fmt.Sprintf(":%d", display), "-rfbport", strconv.Itoa(port), "-SecurityTypes", "None")
-		target := p.stderr.wait(t, regexp.MustCompile(`msg="wrap: command started" .* target=(\S+)`))[1]
+		target := p.stderr.Wait(t, regexp.MustCompile(`msg="wrap: command started" .* target=(\S+)`))[1]
 		pollUntil(t, "Xvnc to listen on "+target, func() bool {
 			c, err := net.Dial("tcp", target)
 			if err == nil {

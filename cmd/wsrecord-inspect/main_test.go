@@ -11,7 +11,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 	"go.uber.org/goleak"
 )
 
@@ -33,14 +33,8 @@ func TestMain(m *testing.M) {
 
 func TestRun(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name       string
-		args       []string
-		wantCode   int
-		wantStdout []string // substrings; nil means empty
-		wantStderr []string // substrings; nil means empty
-	}{
-		{name: "Help", args: []string{"--help"}, wantStdout: []string{
+	tests := []clitest.Case{
+		{Name: "Help", Args: []string{"--help"}, WantStdout: []string{
 			"Usage: wsrecord-inspect <command> [flags]",
 			"Exit status: 0 on success",
 			"Examples:",
@@ -57,37 +51,26 @@ func TestRun(t *testing.T) {
 			"rfb <file> [flags]",
 			"keys <file> [flags]",
 		}},
-		{name: "HelpVerify", args: []string{"verify", "--help"}, wantStdout: []string{
+		{Name: "HelpVerify", Args: []string{"verify", "--help"}, WantStdout: []string{
 			"Usage: wsrecord-inspect verify <file> ... [flags]",
 			"0  valid", "1  tampered", "2  unsealed", "3  signature missing", "4  unreadable", "64 usage error",
 		}},
-		{name: "HelpShort", args: []string{"-h"}, wantStdout: []string{"Usage: wsrecord-inspect", "Examples:"}},
-		{name: "ErrUnknownFlag", args: []string{"--bogus"}, wantCode: cli.ExitUsage, wantStderr: []string{
+		{Name: "HelpShort", Args: []string{"-h"}, WantStdout: []string{"Usage: wsrecord-inspect", "Examples:"}},
+		{Name: "ErrUnknownFlag", Args: []string{"--bogus"}, WantCode: cli.ExitUsage, WantStderr: []string{
 			"wsrecord-inspect: error: unknown flag --bogus\n",
 			"Usage: wsrecord-inspect <command> [flags]\n",
 			`Run "wsrecord-inspect --help" for more information.`,
 		}},
-		{name: "ErrMissingCommand", wantCode: cli.ExitUsage, wantStderr: []string{"wsrecord-inspect: error: expected one of", `Run "wsrecord-inspect --help"`}},
-		{name: "ErrUnknownCommand", args: []string{"show", "a.wsrec"}, wantCode: cli.ExitUsage, wantStderr: []string{"wsrecord-inspect: error: unexpected argument show", `Run "wsrecord-inspect --help"`}},
-		{name: "ErrUnknownFlagOfCommand", args: []string{"info", "--bogus", "a.wsrec"}, wantCode: cli.ExitUsage, wantStderr: []string{
+		{Name: "ErrMissingCommand", WantCode: cli.ExitUsage, WantStderr: []string{"wsrecord-inspect: error: expected one of", `Run "wsrecord-inspect --help"`}},
+		{Name: "ErrUnknownCommand", Args: []string{"show", "a.wsrec"}, WantCode: cli.ExitUsage, WantStderr: []string{"wsrecord-inspect: error: unexpected argument show", `Run "wsrecord-inspect --help"`}},
+		{Name: "ErrUnknownFlagOfCommand", Args: []string{"info", "--bogus", "a.wsrec"}, WantCode: cli.ExitUsage, WantStderr: []string{
 			"wsrecord-inspect: error: unknown flag --bogus\n", `Run "wsrecord-inspect info --help"`,
 		}},
-		{name: "ErrVerifyUsage", args: []string{"verify", "--bogus", "a.wsrec"}, wantCode: exitVerifyUsage, wantStderr: []string{
+		{Name: "ErrVerifyUsage", Args: []string{"verify", "--bogus", "a.wsrec"}, WantCode: exitVerifyUsage, WantStderr: []string{
 			"wsrecord-inspect: error: unknown flag --bogus\n", `Run "wsrecord-inspect verify --help"`,
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), tt.args, &stdout, &stderr)
-			if got := cli.ExitCode(err); got != tt.wantCode {
-				t.Errorf("got exit code %d (err %v), want %d", got, err, tt.wantCode)
-			}
-			clitest.AssertContains(t, "stdout", stdout.String(), tt.wantStdout)
-			clitest.AssertContains(t, "stderr", stderr.String(), tt.wantStderr)
-		})
-	}
+	clitest.RunCases(t, run, tests)
 }
 
 func TestRunVersion(t *testing.T) {

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/format/rfb"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 var (

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // busyRecording is a real busy session for the benchmarks: made once by

@@ -23,9 +23,9 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // The proof of the screen commands with real components: sessions of

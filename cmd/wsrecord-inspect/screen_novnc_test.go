@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // noVNCNpmDir is where .ci/install puts the current noVNC from npm

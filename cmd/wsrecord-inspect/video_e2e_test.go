@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // minVideoPSNR bounds how far a frame of the video may be from the

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // maxDiff is the fraction of pixels by which a replayed screen may differ
@@ -104,7 +104,7 @@ func TestNoVNC(t *testing.T) {
 				v.WaitConnected(t, x.Width, x.Height)
 				// At the end of the replay, which holds the connection...
 				replays++
-				cmd.stderr.waitN(t, "replay over: holding the connection open", replays, duration+vnctest.Timeout)
+				cmd.stderr.WaitForN(t, "replay over: holding the connection open", replays, duration+vnctest.Timeout)
 				played := time.Since(began)
 				// ...once noVNC has drawn what it got, the canvas is the
 				// live one's.

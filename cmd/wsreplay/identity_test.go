@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // TestServeEncrypted plays an encrypted recording with --identity, and
@@ -68,8 +69,8 @@ func TestServeEncrypted(t *testing.T) {
 	}
 
 	cmd := start(t, "--identity", idFile, "--speed", "max", "127.0.0.1:0", rec)
-	c := dial(t, ws.Dialer{}, "ws://"+cmd.addr+"/")
-	c.expect(t, "hello")
-	c.expect(t, "world")
-	c.expectClose(t, ws.StatusNormalClosure)
+	c := wstest.Dial(t, "ws://"+cmd.addr+"/", wstest.DialOptions{})
+	c.Expect(t, "hello")
+	c.Expect(t, "world")
+	c.ExpectClose(t, ws.StatusNormalClosure)
 }

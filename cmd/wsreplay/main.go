@@ -3,21 +3,11 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		os.Exit(cli.ExitCode(err))
-	}
-}
+func main() { cli.Main(run) }
 
 // run is the whole program but for the process: it parses args, runs the
 // command, reports errors on stderr and returns the error whose cli.ExitCode

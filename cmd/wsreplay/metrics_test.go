@@ -8,6 +8,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics/metricstest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 var metricsListeningRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
@@ -20,16 +21,16 @@ func TestMetrics(t *testing.T) {
 	writeRecording(t, dir, "a.wsrec")
 	writeRecording(t, dir, "b.wsrec")
 	c := start(t, "--metrics-listen", "127.0.0.1:0", "127.0.0.1:0", dir)
-	maddr := c.stderr.wait(t, metricsListeningRE)[1]
+	maddr := c.stderr.Wait(t, metricsListeningRE)[1]
 	if status, body := metricstest.Get(t, maddr, "/healthz"); status != http.StatusOK || body != "ok\n" {
 		t.Errorf("GET /healthz: %d %q, want 200 ok", status, body)
 	}
 	metricstest.Want(t, maddr, 0, "wsreplay_sessions_active")
 
-	cl := dial(t, ws.Dialer{}, "ws://"+c.addr+"/?token=a.wsrec")
-	cl.expect(t, "hello")
-	cl.expect(t, "world")
-	cl.expectClose(t, ws.StatusNormalClosure)
+	cl := wstest.Dial(t, "ws://"+c.addr+"/?token=a.wsrec", wstest.DialOptions{})
+	cl.Expect(t, "hello")
+	cl.Expect(t, "world")
+	cl.ExpectClose(t, ws.StatusNormalClosure)
 	metricstest.Want(t, maddr, 1, "wsreplay_sessions_total", "outcome", "target")
 	m := metricstest.Scrape(t, maddr)
 	for _, s := range []struct {

@@ -4,17 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +20,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 const waitTimeout = 10 * time.Second
@@ -58,57 +49,12 @@ func writeRecording(t testing.TB, dir, name string) string {
 	return path
 }
 
-// syncBuffer is stderr for a command running in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// wait waits until the buffer matches re and returns the submatches.
-func (b *syncBuffer) wait(t testing.TB, re *regexp.Regexp) []string {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		if m := re.FindStringSubmatch(b.String()); m != nil {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr does not match %s:\n%s", re, b)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// waitN waits up to timeout until the buffer contains s n times.
-func (b *syncBuffer) waitN(t testing.TB, s string, n int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for strings.Count(b.String(), s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr does not contain %q %d times within %v:\n%s", s, n, timeout, b)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // command is wsreplay running in-process.
 type command struct {
 	addr   string
-	stderr *syncBuffer
+	stderr *wstest.LogBuffer
 	stop   context.CancelFunc // as SIGINT does
 	done   chan error
 }
@@ -118,7 +64,7 @@ type command struct {
 func start(t *testing.T, args ...string) *command {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &command{stderr: new(syncBuffer), stop: cancel, done: make(chan error, 1)}
+	c := &command{stderr: new(wstest.LogBuffer), stop: cancel, done: make(chan error, 1)}
 	go func() { c.done <- run(ctx, args, io.Discard, c.stderr) }()
 	t.Cleanup(func() {
 		cancel()
@@ -129,7 +75,7 @@ func start(t *testing.T, args ...string) *command {
 			t.Logf("wsreplay stderr:\n%s", c.stderr)
 		}
 	})
-	c.addr = c.stderr.wait(t, listeningRE)[1]
+	c.addr = c.stderr.Wait(t, listeningRE)[1]
 	return c
 }
 
@@ -147,58 +93,6 @@ func (c *command) wait(t testing.TB) error {
 }
 
 // client is a WebSocket connection to wsreplay.
-type client struct {
-	net.Conn
-	r io.Reader
-}
-
-func dial(t testing.TB, d ws.Dialer, url string) *client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	conn, br, _, err := d.Dial(ctx, url)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &client{Conn: conn, r: conn}
-	if br != nil {
-		c.r = io.MultiReader(br, conn)
-	}
-	return c
-}
-
-// read returns the next frame.
-func (c *client) read(t testing.TB) ws.Frame {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(waitTimeout))
-	f, err := readFrame(c.r)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return f
-}
-
-func (c *client) expect(t testing.TB, want string) {
-	t.Helper()
-	if f := c.read(t); f.Header.OpCode != ws.OpBinary || string(f.Payload) != want {
-		t.Fatalf("got %v %q, want binary %q", f.Header.OpCode, f.Payload, want)
-	}
-}
-
-func (c *client) expectClose(t testing.TB, want ws.StatusCode) {
-	t.Helper()
-	f := c.read(t)
-	if f.Header.OpCode != ws.OpClose {
-		t.Fatalf("got %v %q, want close %d", f.Header.OpCode, f.Payload, want)
-	}
-	if code, reason := ws.ParseCloseFrameData(f.Payload); code != want {
-		t.Fatalf("got close %d %q, want %d", code, reason, want)
-	}
-	ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(f.Payload)))
-	c.Close()
-}
-
 func TestServe(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -211,14 +105,14 @@ func TestServe(t *testing.T) {
 	cmd := start(t, "-v", "--log-file", logFile, "--web", web, "--speed", "max", "--end", "hold", "127.0.0.1:0", dir)
 
 	// A replay at the defaults of the command line, then one with its own.
-	c := dial(t, ws.Dialer{}, "ws://"+cmd.addr+"/a.wsrec")
-	c.expect(t, "hello")
+	c := wstest.Dial(t, "ws://"+cmd.addr+"/a.wsrec", wstest.DialOptions{})
+	c.Expect(t, "hello")
 	wsutil.WriteClientBinary(c, []byte("hi"))
-	c.expect(t, "world")
-	c2 := dial(t, ws.Dialer{}, "ws://"+cmd.addr+"/?token=a.wsrec&end=close")
-	c2.expect(t, "hello")
-	c2.expect(t, "world")
-	c2.expectClose(t, ws.StatusNormalClosure)
+	c.Expect(t, "world")
+	c2 := wstest.Dial(t, "ws://"+cmd.addr+"/?token=a.wsrec&end=close", wstest.DialOptions{})
+	c2.Expect(t, "hello")
+	c2.Expect(t, "world")
+	c2.ExpectClose(t, ws.StatusNormalClosure)
 	if status, body := get(t, http.DefaultClient, "http://"+cmd.addr+"/nope.wsrec", true); status != http.StatusNotFound || !strings.Contains(body, `no recording named "nope.wsrec"`) {
 		t.Errorf("unknown recording: got %d %q, want 404", status, body)
 	}
@@ -252,7 +146,7 @@ func TestServe(t *testing.T) {
 		}
 	}
 	cmd.stop()
-	c.expectClose(t, ws.StatusGoingAway)
+	c.ExpectClose(t, ws.StatusGoingAway)
 	if err := cmd.wait(t); err != nil {
 		t.Fatalf("wsreplay returned %v", err)
 	}
@@ -304,12 +198,12 @@ func get(t testing.TB, hc *http.Client, url string, upgrade bool) (int, string) 
 func TestServeTLS(t *testing.T) {
 	t.Parallel()
 	rec := writeRecording(t, t.TempDir(), "a.wsrec")
-	certFile, keyFile, pool := newCert(t)
-	cmd := start(t, "--cert", certFile, "--key", keyFile, "--ssl-only", "--speed", "max", "127.0.0.1:0", rec)
-	c := dial(t, ws.Dialer{TLSConfig: &tls.Config{RootCAs: pool}}, "wss://"+cmd.addr+"/")
-	c.expect(t, "hello")
-	c.expect(t, "world")
-	c.expectClose(t, ws.StatusNormalClosure)
+	cert := wstest.NewCert(t)
+	cmd := start(t, "--cert", cert.CertFile, "--key", cert.KeyFile, "--ssl-only", "--speed", "max", "127.0.0.1:0", rec)
+	c := wstest.Dial(t, "wss://"+cmd.addr+"/", wstest.DialOptions{TLS: cert.ClientConfig()})
+	c.Expect(t, "hello")
+	c.Expect(t, "world")
+	c.ExpectClose(t, ws.StatusNormalClosure)
 	// --ssl-only: a plain connection is dropped.
 	conn, err := net.Dial("tcp", cmd.addr)
 	if err != nil {
@@ -335,14 +229,13 @@ func TestServeUnix(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o640 || fi.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("socket %v, %v: want a socket with mode 0640", fi, err)
 	}
-	d := ws.Dialer{NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	c := wstest.Dial(t, "ws://replay/", wstest.DialOptions{NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var nd net.Dialer
 		return nd.DialContext(ctx, "unix", sock)
-	}}
-	c := dial(t, d, "ws://replay/")
-	c.expect(t, "hello")
-	c.expect(t, "world")
-	c.expectClose(t, ws.StatusNormalClosure)
+	}})
+	c.Expect(t, "hello")
+	c.Expect(t, "world")
+	c.ExpectClose(t, ws.StatusNormalClosure)
 	cmd.stop()
 	if err := cmd.wait(t); err != nil {
 		t.Fatal(err)
@@ -398,70 +291,4 @@ func TestServeUnixExisting(t *testing.T) {
 			t.Errorf("the socket is left after exit: %v", err)
 		}
 	})
-}
-
-// newCert writes a self-signed certificate for 127.0.0.1 and its key, and
-// returns their files and a pool that trusts it.
-func newCert(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "wsreplay test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, pool
-}
-
-// maxFrame bounds the frames the test clients read.
-const maxFrame = 64 << 20
-
-// readFrame reads one frame from the server: ws.ReadFrame with a bound on
-// the length the peer declares.
-func readFrame(r io.Reader) (ws.Frame, error) {
-	h, err := ws.ReadHeader(r)
-	if err != nil {
-		return ws.Frame{}, err
-	}
-	if h.Length > maxFrame {
-		return ws.Frame{}, fmt.Errorf("frame of %d bytes", h.Length)
-	}
-	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
-	if _, err := io.ReadFull(r, f.Payload); err != nil {
-		return ws.Frame{}, err
-	}
-	if h.Masked {
-		ws.Cipher(f.Payload, h.Mask, 0)
-	}
-	return f, nil
 }

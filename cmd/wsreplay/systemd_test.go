@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // Tests of running under systemd, with the real binary: socket activation
@@ -49,7 +50,7 @@ func TestSystemd(t *testing.T) {
 			// the shell's exec keeps.
 			cmd := clitest.ActivatedCommand(bin, []*os.File{f}, "wsreplay", "", tt.args...)
 			cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+notifyPath)
-			stderr := new(syncBuffer)
+			stderr := new(wstest.LogBuffer)
 			cmd.Stderr = stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -66,16 +67,16 @@ func TestSystemd(t *testing.T) {
 			})
 
 			expectNotification(t, notified, "READY=1\nSTATUS=listening on "+addr)
-			stderr.wait(t, regexp.MustCompile(`msg="socket activation: serving the sockets from systemd" addr=`+regexp.QuoteMeta(addr)+` names=\[wsreplay\]`))
-			stderr.wait(t, regexp.MustCompile(strings.ReplaceAll(tt.wantLog, "ADDR", regexp.QuoteMeta(addr))))
-			c := dial(t, ws.Dialer{}, "ws://"+addr+"/")
-			c.expect(t, "hello")
-			c.expect(t, "world")
+			stderr.Wait(t, regexp.MustCompile(`msg="socket activation: serving the sockets from systemd" addr=`+regexp.QuoteMeta(addr)+` names=\[wsreplay\]`))
+			stderr.Wait(t, regexp.MustCompile(strings.ReplaceAll(tt.wantLog, "ADDR", regexp.QuoteMeta(addr))))
+			c := wstest.Dial(t, "ws://"+addr+"/", wstest.DialOptions{})
+			c.Expect(t, "hello")
+			c.Expect(t, "world")
 
 			// The replay is held open (--end hold) until the shutdown.
 			cmd.Process.Signal(syscall.SIGTERM)
 			expectNotification(t, notified, "STOPPING=1\nSTATUS=shutting down, 1 replays open")
-			c.expectClose(t, ws.StatusGoingAway)
+			c.ExpectClose(t, ws.StatusGoingAway)
 			select {
 			case err := <-waited:
 				waited <- err

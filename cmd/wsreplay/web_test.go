@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/wsproxy/wsproxy/internal/regfile"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // mkfifo makes a named pipe that nothing writes to: opening it blocking
@@ -90,7 +89,7 @@ func TestWebSpecialFiles(t *testing.T) {
 	if status != http.StatusBadRequest {
 		t.Errorf("GET /%%00: got %d, want 400", status)
 	}
-	cmd.stderr.wait(t, regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="request rejected" session=[0-9a-f]{32} status=400 reason="malformed request path: NUL byte" client=`+
+	cmd.stderr.Wait(t, regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="request rejected" session=[0-9a-f]{32} status=400 reason="malformed request path: NUL byte" client=`+
 		regexp.QuoteMeta(client)+` method=GET path="/\\x00"$`))
 }
 
@@ -110,7 +109,7 @@ func TestSpecialRecordings(t *testing.T) {
 	t.Run("Named", func(t *testing.T) {
 		t.Parallel()
 		done := make(chan error, 1)
-		var stderr syncBuffer
+		var stderr wstest.LogBuffer
 		go func() { done <- run(t.Context(), []string{"127.0.0.1:0", fifo}, io.Discard, &stderr) }()
 		select {
 		case err := <-done:
@@ -134,8 +133,8 @@ func TestSpecialRecordings(t *testing.T) {
 				t.Errorf("%s: got %d %q, want 404", name, status, body)
 			}
 		}
-		c := dial(t, ws.Dialer{}, "ws://"+cmd.addr+"/a.wsrec")
-		c.expect(t, "hello")
+		c := wstest.Dial(t, "ws://"+cmd.addr+"/a.wsrec", wstest.DialOptions{})
+		c.Expect(t, "hello")
 		http.DefaultClient.CloseIdleConnections()
 	})
 }

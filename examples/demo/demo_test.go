@@ -22,6 +22,8 @@ import (
 
 	"github.com/wsproxy/wsproxy/examples/internal/wsproxytest"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // rfbVersion is the ProtocolVersion message of RFB 3.8 (RFC 6143, section
@@ -35,16 +37,16 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds wsproxy and runs Xvnc")
 	}
-	wsproxytest.Require(t, "Xvnc", "tigervnc-standalone-server")
-	wsproxytest.Require(t, "/usr/share/novnc/vnc.html", "novnc")
+	vnctest.Require(t, "Xvnc", "tigervnc-standalone-server")
+	vnctest.Require(t, "/usr/share/novnc/vnc.html", "novnc")
 	display := freeDisplay()
 	recordDir := filepath.Join(t.TempDir(), "recordings")
 	tmp := t.TempDir()
 
 	cmd := exec.Command("bash", "demo.sh", "--shutdown-timeout", "1")
 	cmd.Env = append(os.Environ(),
-		"DEMO_PORT="+strconv.Itoa(wsproxytest.FreePort(t)),
-		"DEMO_VNC_PORT="+strconv.Itoa(wsproxytest.FreePort(t)),
+		"DEMO_PORT="+strconv.Itoa(vnctest.FreePort(t)),
+		"DEMO_VNC_PORT="+strconv.Itoa(vnctest.FreePort(t)),
 		"DEMO_DISPLAY="+strconv.Itoa(display),
 		"DEMO_RECORD_DIR="+recordDir,
 		"TMPDIR="+tmp,
@@ -132,7 +134,7 @@ func TestDemo(t *testing.T) {
 
 	// A session as noVNC opens it: Xvnc's greeting, the client's version,
 	// and the security types (one: None) through wsproxy.
-	c := wsproxytest.Dial(t, "ws://"+page.Host+"/websockify", wsproxytest.DialOptions{})
+	c := wstest.Dial(t, "ws://"+page.Host+"/websockify", wstest.DialOptions{Protocols: []string{"binary"}})
 	if got := c.ReadN(t, len(rfbVersion)); got != rfbVersion {
 		t.Fatalf("got greeting %q, want %q", got, rfbVersion)
 	}
@@ -142,7 +144,7 @@ func TestDemo(t *testing.T) {
 	if got, want := c.ReadN(t, 2), "\x01\x01"; got != want {
 		t.Errorf("got security types %q, want %q (one: None)", got, want)
 	}
-	c.Close()
+	c.Goodbye()
 
 	// Ctrl-C.
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/wsproxy/wsproxy/examples/internal/wsproxytest"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // frontends are the addresses of haproxy.cfg's two frontends in a test.
@@ -21,15 +23,15 @@ type frontends struct {
 // configure writes haproxy.cfg with its ports, its backend server and its
 // certificate replaced into a directory of t.TempDir, and returns the file
 // and the frontends' addresses.
-func configure(t *testing.T, wsproxyAddr string, cert *wsproxytest.Cert) (string, frontends) {
+func configure(t *testing.T, wsproxyAddr string, cert *wstest.Cert) (string, frontends) {
 	t.Helper()
 	shipped, err := os.ReadFile("haproxy.cfg")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := frontends{
-		tcp:  fmt.Sprintf("127.0.0.1:%d", wsproxytest.FreePort(t)),
-		http: fmt.Sprintf("127.0.0.1:%d", wsproxytest.FreePort(t)),
+		tcp:  fmt.Sprintf("127.0.0.1:%d", vnctest.FreePort(t)),
+		http: fmt.Sprintf("127.0.0.1:%d", vnctest.FreePort(t)),
 	}
 	cfg := string(shipped)
 	for _, r := range []struct {
@@ -55,14 +57,14 @@ func configure(t *testing.T, wsproxyAddr string, cert *wsproxytest.Cert) (string
 
 // startHAProxy checks the configuration with haproxy -c, then runs HAProxy
 // in front of the wsproxy at wsproxyAddr until the test ends.
-func startHAProxy(t *testing.T, wsproxyAddr string, cert *wsproxytest.Cert) frontends {
+func startHAProxy(t *testing.T, wsproxyAddr string, cert *wstest.Cert) frontends {
 	t.Helper()
 	path, f := configure(t, wsproxyAddr, cert)
 	out, err := exec.Command("haproxy", "-c", "-f", path).CombinedOutput()
 	if err != nil || strings.Contains(string(out), "[WARNING]") || strings.Contains(string(out), "[ALERT]") {
 		t.Fatalf("haproxy -c: %v\n%s", err, out)
 	}
-	wsproxytest.StartServer(t, "haproxy", exec.Command("haproxy", "-f", path, "-db"), f.tcp, f.http)
+	vnctest.StartConfigured(t, "haproxy", exec.Command("haproxy", "-f", path, "-db"), f.tcp, f.http)
 	return f
 }
 
@@ -71,7 +73,7 @@ func startHAProxy(t *testing.T, wsproxyAddr string, cert *wsproxytest.Cert) fron
 // forged forwarding headers, and checks the bytes, and the real client in
 // wsproxy's log and recording.
 func TestWebSocket(t *testing.T) {
-	wsproxytest.Require(t, "haproxy", "haproxy")
+	vnctest.Require(t, "haproxy", "haproxy")
 	bin := wsproxytest.Build(t)
 	forged := http.Header{
 		"X-Forwarded-For": {"203.0.113.7"},
@@ -101,12 +103,12 @@ func TestWebSocket(t *testing.T) {
 			func(string) string { return "203.0.113.7" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cert := wsproxytest.NewCert(t)
-			p := wsproxytest.Start(t, bin, wsproxytest.Echo(t), tc.trusted...)
+			cert := wstest.NewCert(t)
+			p := wsproxytest.Start(t, bin, wstest.Echo(t), tc.trusted...)
 			f := startHAProxy(t, p.Addr, cert)
 
-			c := wsproxytest.Dial(t, "wss://"+tc.frontend(f)+"/websockify", wsproxytest.DialOptions{
-				LocalIP: "127.0.0.2", Header: forged, TLS: cert.Client,
+			c := wstest.Dial(t, "wss://"+tc.frontend(f)+"/websockify", wstest.DialOptions{Protocols: []string{"binary"},
+				LocalIP: "127.0.0.2", Header: forged, TLS: cert.ClientConfig(),
 			})
 			const msg = "RFB 003.008\n through HAProxy"
 			if got := c.Exchange(t, msg); got != msg {
@@ -116,7 +118,7 @@ func TestWebSocket(t *testing.T) {
 			if got := p.RealClient(t); got != want {
 				t.Errorf("got real_client=%q in wsproxy's log, want %q", got, want)
 			}
-			c.Close()
+			c.Goodbye()
 			h := p.Recording(t)
 			if got := h.Meta[format.MetaRealClient]; got != want {
 				t.Errorf("got recording real_client %q, want %q", got, want)

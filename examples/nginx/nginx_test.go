@@ -12,6 +12,8 @@ import (
 
 	"github.com/wsproxy/wsproxy/examples/internal/wsproxytest"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 // nginxServer is nginx running wsproxy.conf.
@@ -23,15 +25,15 @@ type nginxServer struct {
 // ports, the upstream and the certificate replaced, included by a minimal
 // nginx.conf that keeps every file nginx writes inside the directory. It
 // returns nginx's arguments without -t, and the listening addresses.
-func configure(t *testing.T, upstream string, cert *wsproxytest.Cert) ([]string, nginxServer) {
+func configure(t *testing.T, upstream string, cert *wstest.Cert) ([]string, nginxServer) {
 	t.Helper()
 	shipped, err := os.ReadFile("wsproxy.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := nginxServer{
-		httpsAddr: fmt.Sprintf("127.0.0.1:%d", wsproxytest.FreePort(t)),
-		httpAddr:  fmt.Sprintf("127.0.0.1:%d", wsproxytest.FreePort(t)),
+		httpsAddr: fmt.Sprintf("127.0.0.1:%d", vnctest.FreePort(t)),
+		httpAddr:  fmt.Sprintf("127.0.0.1:%d", vnctest.FreePort(t)),
 	}
 	conf := string(shipped)
 	for _, r := range [][2]string{
@@ -80,14 +82,14 @@ func write(t *testing.T, path, content string) {
 
 // startNginx checks the configuration with nginx -t, then runs nginx in
 // front of the wsproxy at upstream until the test ends.
-func startNginx(t *testing.T, upstream string, cert *wsproxytest.Cert) nginxServer {
+func startNginx(t *testing.T, upstream string, cert *wstest.Cert) nginxServer {
 	t.Helper()
 	args, s := configure(t, upstream, cert)
 	out, err := exec.Command("nginx", append(args, "-t")...).CombinedOutput()
 	if err != nil || strings.Contains(string(out), "[warn]") {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
-	wsproxytest.StartServer(t, "nginx", exec.Command("nginx", args...), s.httpsAddr, s.httpAddr)
+	vnctest.StartConfigured(t, "nginx", exec.Command("nginx", args...), s.httpsAddr, s.httpAddr)
 	return s
 }
 
@@ -96,7 +98,7 @@ func startNginx(t *testing.T, upstream string, cert *wsproxytest.Cert) nginxServ
 // headers, and checks the bytes, and the real client in wsproxy's log and
 // recording.
 func TestWebSocket(t *testing.T) {
-	wsproxytest.Require(t, "nginx", "nginx-light")
+	vnctest.Require(t, "nginx", "nginx-light")
 	bin := wsproxytest.Build(t)
 	forged := http.Header{
 		"X-Forwarded-For": {"203.0.113.7"},
@@ -116,12 +118,12 @@ func TestWebSocket(t *testing.T) {
 		{"TrustedClient", []string{"127.0.0.1/32", "127.0.0.2/32"}, "203.0.113.7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cert := wsproxytest.NewCert(t)
-			p := wsproxytest.Start(t, bin, wsproxytest.Echo(t), tc.trusted...)
+			cert := wstest.NewCert(t)
+			p := wsproxytest.Start(t, bin, wstest.Echo(t), tc.trusted...)
 			s := startNginx(t, p.Addr, cert)
 
-			c := wsproxytest.Dial(t, "wss://"+s.httpsAddr+"/websockify", wsproxytest.DialOptions{
-				LocalIP: "127.0.0.2", Header: forged, TLS: cert.Client,
+			c := wstest.Dial(t, "wss://"+s.httpsAddr+"/websockify", wstest.DialOptions{Protocols: []string{"binary"},
+				LocalIP: "127.0.0.2", Header: forged, TLS: cert.ClientConfig(),
 			})
 			const msg = "RFB 003.008\n through nginx"
 			if got := c.Exchange(t, msg); got != msg {
@@ -130,7 +132,7 @@ func TestWebSocket(t *testing.T) {
 			if got := p.RealClient(t); got != tc.want {
 				t.Errorf("got real_client=%q in wsproxy's log, want %q", got, tc.want)
 			}
-			c.Close()
+			c.Goodbye()
 			h := p.Recording(t)
 			if got := h.Meta[format.MetaRealClient]; got != tc.want {
 				t.Errorf("got recording real_client %q, want %q", got, tc.want)
@@ -145,13 +147,13 @@ func TestWebSocket(t *testing.T) {
 // TestPages checks the other locations: noVNC's pages, and the redirect
 // of http:// to https://.
 func TestPages(t *testing.T) {
-	wsproxytest.Require(t, "nginx", "nginx-light")
-	wsproxytest.Require(t, "/usr/share/novnc/vnc.html", "novnc")
-	cert := wsproxytest.NewCert(t)
+	vnctest.Require(t, "nginx", "nginx-light")
+	vnctest.Require(t, "/usr/share/novnc/vnc.html", "novnc")
+	cert := wstest.NewCert(t)
 	s := startNginx(t, "127.0.0.1:9", cert) // no wsproxy: not reached
 
 	client := &http.Client{
-		Transport:     &http.Transport{TLSClientConfig: cert.Client},
+		Transport:     &http.Transport{TLSClientConfig: cert.ClientConfig()},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       wsproxytest.Timeout,
 	}

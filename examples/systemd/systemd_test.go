@@ -18,6 +18,8 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsproxy/wsproxy/examples/internal/wsproxytest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
 var units = []string{"wsproxy.socket", "wsproxy.service", "wsproxy-retention.service", "wsproxy-retention.timer"}
@@ -59,7 +61,7 @@ func unitLine(t *testing.T, name, key string) string {
 // a running systemd) are logged.
 func TestVerify(t *testing.T) {
 	t.Parallel()
-	wsproxytest.Require(t, "systemd-analyze", "systemd")
+	vnctest.Require(t, "systemd-analyze", "systemd")
 	bin := wsproxytest.Build(t)
 	dir := t.TempDir()
 	var paths []string
@@ -163,7 +165,7 @@ func TestService(t *testing.T) {
 	}
 	state := t.TempDir()
 	args[0] = wsproxytest.Build(t)
-	args[len(args)-1] = wsproxytest.Echo(t)
+	args[len(args)-1] = wstest.Echo(t)
 	for i, a := range args {
 		args[i] = strings.ReplaceAll(a, "/var/lib/wsproxy", state)
 	}

@@ -11,28 +11,13 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/websockify"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 // readFixture returns the records of a wsrec fixture in testdata/rfb.
 func readFixture(t testing.TB, name string) []format.Record {
 	t.Helper()
-	r, err := format.Open(filepath.Join(fixtureDir, name), format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var recs []format.Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return recs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Payload = slices.Clone(rec.Payload)
-		recs = append(recs, rec)
-	}
+	return rfbtest.Records(t, filepath.Join(fixtureDir, name))
 }
 
 func decodeRecords(t testing.TB, recs []format.Record) []Event {

@@ -3,43 +3,24 @@ package rfb
 import (
 	"bytes"
 	"compress/zlib"
-	"encoding/binary"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 // Builders of RFB messages for the tests and the capture client. They
 // follow RFC 6143 §7 and rfbproto.rst, independently of the decoder.
 
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-func u8(v ...int) []byte {
-	b := make([]byte, len(v))
-	for i, x := range v {
-		b[i] = byte(x)
-	}
-	return b
-}
-
-func u16(v ...int) []byte {
-	var b []byte
-	for _, x := range v {
-		b = binary.BigEndian.AppendUint16(b, uint16(x))
-	}
-	return b
-}
-
-func u32(v ...int64) []byte {
-	var b []byte
-	for _, x := range v {
-		b = binary.BigEndian.AppendUint32(b, uint32(x))
-	}
-	return b
-}
+var (
+	cat = rfbtest.Cat
+	u8  = rfbtest.U8
+	u16 = rfbtest.U16
+	u32 = rfbtest.U32
+)
 
 func str32(s string) []byte { return cat(u32(int64(len(s))), []byte(s)) }
 

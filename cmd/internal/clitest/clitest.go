@@ -3,10 +3,13 @@ package clitest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 )
 
 // Examples returns the arguments of each command line of program in the
@@ -55,4 +58,36 @@ func AssertVersion(t *testing.T, program string, run RunFunc) {
 		t.Errorf("got version %q, want one line %q", got, program+" VERSION [REVISION] "+runtime.Version())
 	}
 	AssertContains(t, "stderr", stderr.String(), nil)
+}
+
+// Case is a row of a program's table of command lines.
+type Case struct {
+	Name       string   // the subtest's name
+	Args       []string // the command line, without the program's name
+	WantCode   int      // the exit status, cli.ExitCode of run's error
+	WantErr    error    // an errors.Is target of run's error; nil checks nothing
+	WantStdout []string // substrings; nil means empty
+	WantStderr []string // substrings; nil means empty
+}
+
+// RunCases runs each case in a parallel subtest named for it: run with its
+// Args must return an error whose cli.ExitCode is WantCode (and which is
+// WantErr, if set), and print what WantStdout and WantStderr say.
+func RunCases(t *testing.T, run RunFunc, cases []Case) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.Name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), tt.Args, &stdout, &stderr)
+			if got := cli.ExitCode(err); got != tt.WantCode {
+				t.Errorf("got exit code %d (err %v), want %d", got, err, tt.WantCode)
+			}
+			if tt.WantErr != nil && !errors.Is(err, tt.WantErr) {
+				t.Errorf("got error %v, want %v", err, tt.WantErr)
+			}
+			AssertContains(t, "stdout", stdout.String(), tt.WantStdout)
+			AssertContains(t, "stderr", stderr.String(), tt.WantStderr)
+		})
+	}
 }

@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics/metricstest"
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 )
@@ -41,28 +40,7 @@ func listen(t *testing.T, m *metrics.Metrics) string {
 // startEcho starts a TCP echo server, closed when the test ends.
 func startEcho(t *testing.T) proxy.Target {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				io.Copy(c, c)
-				c.Close()
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return proxy.Target{Address: ln.Addr().String()}
+	return proxy.Target{Address: wstest.Echo(t)}
 }
 
 // startProxy serves opts with m as its Observer, until the test ends.
@@ -74,17 +52,7 @@ func startProxy(t *testing.T, m *metrics.Metrics, opts proxy.ServerOptions) stri
 		t.Fatal(err)
 	}
 	m.AddServer(srv.Stats)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	return wstest.Start(t, srv, proxy.ErrServerClosed)
 }
 
 // The metrics follow a session as it opens, carries data and closes, and

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/format/rfb"
 	"github.com/wsproxy/wsproxy/format/rfb/rfbfile"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"go.uber.org/goleak"
 )
 
@@ -34,28 +34,6 @@ func readFile(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// records returns the records of the wsrec recording in b.
-func records(t testing.TB, b []byte) []format.Record {
-	t.Helper()
-	r, err := format.NewReader(bytes.NewReader(b), int64(len(b)), format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var recs []format.Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return recs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Payload = bytes.Clone(rec.Payload)
-		recs = append(recs, rec)
-	}
 }
 
 // write writes recs as a wsrec recording in chunks of about 2 KiB, sealed
@@ -143,7 +121,7 @@ func kinds(evs []rfb.Event) []rfb.Kind {
 func TestDecode(t *testing.T) {
 	t.Parallel()
 	sealed := readFile(t, xvncSession)
-	recs := records(t, sealed)
+	recs := rfbtest.RecordsOf(t, sealed)
 	all := decodeAll(recs)
 	if len(all) < 100 || slices.Contains(kinds(all), rfb.KindStop) {
 		t.Fatalf("the fixture decodes to %d events, %v", len(all), kinds(all))
@@ -204,7 +182,7 @@ func TestDecode(t *testing.T) {
 // ending the decoder emits: here a KindStop for a message cut off.
 func TestDecodeOrder(t *testing.T) {
 	t.Parallel()
-	recs := records(t, readFile(t, xvncSession))
+	recs := rfbtest.RecordsOf(t, readFile(t, xvncSession))
 	// The first framebuffer update's message, cut after 10 bytes.
 	i := slices.IndexFunc(recs, func(r format.Record) bool {
 		return r.Kind == format.KindMessage && r.Dir == format.TargetToClient && len(r.Payload) > 100 && r.Payload[0] == 0

@@ -4,13 +4,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 // BenchmarkCapture decodes the longest real capture and reports how many
 // times faster than real time it decodes (session duration / decode
 // time).
 func BenchmarkCapture(b *testing.B) {
-	recs := readCapture(b, filepath.Join(fixtureDir, indexCapture))
+	recs := rfbtest.Records(b, filepath.Join(fixtureDir, indexCapture))
 	var bytes int64
 	for _, r := range recs {
 		bytes += int64(len(r.Payload))

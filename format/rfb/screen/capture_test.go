@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/websockify"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 const fixtureDir = "../../../testdata/rfb"
@@ -18,28 +19,6 @@ const fixtureDir = "../../../testdata/rfb"
 // captures are the real sessions of testdata/rfb (see its README.md).
 var captures = []string{"xvnc-none-noVNC-like.wsrec", "xvnc-vncauth-ok.wsrec", "xvnc-vncauth-wrong-password.wsrec",
 	"xvnc-rfb33.wsrec"}
-
-// readCapture returns the records of a wsrec file.
-func readCapture(t testing.TB, path string) []format.Record {
-	t.Helper()
-	r, err := format.Open(path, format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var recs []format.Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return recs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Payload = slices.Clone(rec.Payload)
-		recs = append(recs, rec)
-	}
-}
 
 // websockifyRecords reads the websockify recording of testdata/recordings:
 // 8-bit colour-map Raw, then ZRLE.
@@ -83,7 +62,7 @@ func TestCaptures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := New(Options{})
-			for _, rec := range readCapture(t, filepath.Join(fixtureDir, tt.name)) {
+			for _, rec := range rfbtest.Records(t, filepath.Join(fixtureDir, tt.name)) {
 				if err := s.Feed(rec); err != nil {
 					t.Fatal(err)
 				}

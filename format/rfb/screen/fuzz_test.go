@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 // fuzzRecords encodes records for FuzzScreen: per record a byte whose low
@@ -58,7 +59,7 @@ func fuzzDecode(data []byte, split bool) ([]byte, error) {
 // two.
 func FuzzScreen(f *testing.F) {
 	for _, name := range captures {
-		f.Add(fuzzRecords(readCapture(f, filepath.Join(fixtureDir, name))))
+		f.Add(fuzzRecords(rfbtest.Records(f, filepath.Join(fixtureDir, name))))
 	}
 	f.Add(fuzzRecords(websockifyRecords(f)))
 	// Hand-built sessions with every encoding.

@@ -12,36 +12,18 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 // Test-only encoders of RFB messages (RFC 6143 §7, rfbproto.rst), written
 // from the specification independently of the decoder.
 
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-func u8(v ...int) []byte {
-	b := make([]byte, len(v))
-	for i, x := range v {
-		b[i] = byte(x)
-	}
-	return b
-}
-
-func u16(v ...int) []byte {
-	var b []byte
-	for _, x := range v {
-		b = binary.BigEndian.AppendUint16(b, uint16(x))
-	}
-	return b
-}
-
-func u32(v ...int64) []byte {
-	var b []byte
-	for _, x := range v {
-		b = binary.BigEndian.AppendUint32(b, uint32(x))
-	}
-	return b
-}
+var (
+	cat = rfbtest.Cat
+	u8  = rfbtest.U8
+	u16 = rfbtest.U16
+	u32 = rfbtest.U32
+)
 
 func b2i(b bool) int {
 	if b {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 const indexCapture = "xvnc-none-noVNC-like.wsrec"
@@ -36,7 +37,7 @@ func openCapture(t *testing.T) (*os.File, int64) {
 func TestSeekTo(t *testing.T) {
 	t.Parallel()
 	f, size := openCapture(t)
-	recs := readCapture(t, f.Name())
+	recs := rfbtest.Records(t, f.Name())
 	end := recs[len(recs)-1].Time
 	x, err := BuildIndex(f, size, IndexOptions{Interval: end / 40})
 	if err != nil {

@@ -67,7 +67,7 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	if len(opts.Trust) > 0 {
 		hashes := make([]string, len(opts.Trust))
 		for i, c := range opts.Trust {
-			hashes[i] = c.spkiHash()
+			hashes[i] = spkiHash(c)
 		}
 		flags = append(flags, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(hashes, ",")))
 	}

@@ -173,6 +173,21 @@ func StartServer(t testing.TB, name string, command func(addr string) *exec.Cmd,
 	return addr
 }
 
+// StartConfigured starts cmd, a server program named name in messages whose
+// configuration names the addresses it listens on, addrs (picked with
+// FreePort), and waits until each accepts a TCP connection. It fails the
+// test when the program exits first or is not ready within Timeout. It is
+// stopped as StartServer's program is.
+func StartConfigured(t testing.TB, name string, cmd *exec.Cmd, addrs ...string) {
+	t.Helper()
+	p := startProcess(t, name, cmd)
+	for _, addr := range addrs {
+		if err := p.waitReady(t.Context(), addr, acceptsTCP); err != nil {
+			t.Fatalf("%s on %s: %v\noutput of %s:\n%s", name, addr, err, p.cmd, p.output())
+		}
+	}
+}
+
 // startServer is StartServer, which also returns the process.
 func startServer(t testing.TB, name string, command func(addr string) *exec.Cmd, ready func(ctx context.Context, addr string) error) (*process, string) {
 	t.Helper()
@@ -199,12 +214,19 @@ func startServer(t testing.TB, name string, command func(addr string) *exec.Cmd,
 // moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+}
+
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago, for
+// a program whose configuration names its ports.
+func FreePort(t testing.TB) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // acceptsTCP returns nil when addr accepts a TCP connection.

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/vnctest"
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 func TestMain(m *testing.M) {

@@ -61,7 +61,7 @@ func ServeNoVNC(t testing.TB, cert *Cert) string {
 	Require(t, NoVNCDir+"/vnc_lite.html", "novnc")
 	srv := httptest.NewUnstartedServer(http.FileServer(http.Dir(NoVNCDir)))
 	if cert != nil {
-		srv.TLS = newTLSConfig(cert)
+		srv.TLS = cert.ServerConfig()
 		srv.StartTLS()
 	} else {
 		srv.Start()

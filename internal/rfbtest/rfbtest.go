@@ -1,0 +1,98 @@
+// Package rfbtest holds the test helpers shared by the tests of the RFB
+// decoder and its users: builders of RFB messages (RFC 6143 §7,
+// rfbproto.rst), written from the specification independently of the
+// decoder, and loaders of the records of recordings such as the RFB
+// capture fixtures of testdata/rfb. It is imported by tests only.
+//
+// It imports format but not format/rfb, so that format/rfb's own
+// (internal) tests can import it.
+package rfbtest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/wsproxy/wsproxy/format"
+)
+
+// Cat joins parts into one message.
+func Cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// U8 returns each of v as one byte.
+func U8(v ...int) []byte {
+	b := make([]byte, len(v))
+	for i, x := range v {
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// U16 returns each of v as a big-endian 16-bit integer.
+func U16(v ...int) []byte {
+	var b []byte
+	for _, x := range v {
+		b = binary.BigEndian.AppendUint16(b, uint16(x))
+	}
+	return b
+}
+
+// U32 returns each of v as a big-endian 32-bit integer.
+func U32(v ...int64) []byte {
+	var b []byte
+	for _, x := range v {
+		b = binary.BigEndian.AppendUint32(b, uint32(x))
+	}
+	return b
+}
+
+// FixtureDir returns the directory of the RFB capture fixtures,
+// testdata/rfb at the module's root (see its README.md).
+func FixtureDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "rfb")
+}
+
+// Records returns the records of the wsrec recording at path, failing the
+// test if it cannot be read to its end.
+func Records(t testing.TB, path string) []format.Record {
+	t.Helper()
+	r, err := format.Open(path, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return ReadAll(t, r)
+}
+
+// RecordsOf returns the records of the wsrec recording in b.
+func RecordsOf(t testing.TB, b []byte) []format.Record {
+	t.Helper()
+	r, err := format.NewReader(bytes.NewReader(b), int64(len(b)), format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return ReadAll(t, r)
+}
+
+// ReadAll reads r's records to the end, each with a payload of its own,
+// failing the test on an error.
+func ReadAll(t testing.TB, r *format.Reader) []format.Record {
+	t.Helper()
+	var recs []format.Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Payload = bytes.Clone(rec.Payload)
+		recs = append(recs, rec)
+	}
+}
