@@ -1,6 +1,10 @@
 package proxy_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsproxy/wsproxy/proxy"
 )
@@ -143,5 +148,63 @@ func TestFileHandlerClosed(t *testing.T) {
 	h.Close()
 	if status, _ := get(h, "/a.txt"); status < 400 {
 		t.Errorf("got %d after Close, want an error", status)
+	}
+}
+
+// TestFileTraversal sends request lines as a hostile client writes them,
+// unnormalised, to a Server with --web's handler: none reaches the file
+// beside the directory, and each gets an answer, not a hang.
+func TestFileTraversal(t *testing.T) {
+	t.Parallel()
+	d := webDir(t)
+	h, err := proxy.NewFileHandler(d, proxy.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() }) // after the parallel subtests
+	_, addr := startServer(t, proxy.ServerOptions{Resolver: startEcho(t), Handler: h})
+	outside := filepath.Base(filepath.Dir(d)) // the temporary directory beside d
+	for _, target := range []string{
+		"/../secret.txt",
+		"/../../../../etc/passwd",
+		"/%2e%2e/secret.txt",
+		"/%2E%2E%2Fsecret.txt",
+		"/..%2fsecret.txt",
+		"/list/..%2f..%2f" + outside + "%2fsecret.txt",
+		"/..%5csecret.txt",
+		"/list/%2e%2e/%2e%2e/" + outside + "/secret.txt",
+		"//etc/passwd",
+		"/./.././secret.txt",
+		"/link-out",
+		"/link-rel-out",
+		"/link-out/",
+		"/a.txt/..%2f..%2fsecret.txt",
+		"http://x/../secret.txt",
+		"/%c0%ae%c0%ae/secret.txt",
+		"/..;/secret.txt",
+		"*",
+	} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), "secret") || strings.Contains(string(body), "root:") {
+				t.Errorf("GET %s: %d, got a file outside the directory: %q", target, resp.StatusCode, body)
+			}
+			if resp.StatusCode == http.StatusInternalServerError {
+				t.Errorf("GET %s: 500, want a client error: %q", target, body)
+			}
+		})
 	}
 }
