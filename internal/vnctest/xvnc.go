@@ -94,6 +94,10 @@ func StartXvnc(t testing.TB, opts XvncOptions) *Xvnc {
 			"-interface", "127.0.0.1",
 			"-nolisten", "tcp",
 			"-desktop", "vnctest",
+			// The readiness probe and tests that drop connections
+			// before authenticating would otherwise get 127.0.0.1
+			// black-listed after five ("Too many security failures").
+			"-BlacklistThreshold", "1000000",
 		}
 		return exec.Command("Xvnc", append(args, security...)...)
 	}
