@@ -110,6 +110,7 @@ type Recorder struct {
 	// openFile creates files; tests replace it to inject faults.
 	openFile func(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error)
 	stats    counters // see stats.go
+	dirs     dirCache // see subdir
 
 	queues sync.Pool // *queue, see Session
 
@@ -229,10 +230,11 @@ var ErrUnsafePath = errors.New("record: unsafe recording path")
 
 // created is a new recording file.
 type created struct {
-	f    file
-	name string   // its path, for logs
-	dir  *os.Root // the directory holding it; closed by done
-	base string   // its name in dir
+	f       file
+	name    string   // its path, for logs
+	dir     *os.Root // the directory holding it; released by done
+	release func()   // releases dir
+	base    string   // its name in dir
 }
 
 // done releases the directory; remove also deletes the file, which must
@@ -241,7 +243,7 @@ func (c *created) done(remove bool) {
 	if remove {
 		c.dir.Remove(c.base)
 	}
-	c.dir.Close()
+	c.release()
 }
 
 // create makes the file for part of a session, never replacing anything
@@ -256,21 +258,22 @@ func (r *Recorder) create(h *format.Header, part int) (*created, error) {
 		ext := filepath.Ext(rel)
 		rel = fmt.Sprintf("%s.part%d%s", rel[:len(rel)-len(ext)], part, ext)
 	}
-	dir, err := r.subdir(filepath.Dir(rel))
+	d, err := r.subdir(filepath.Dir(rel))
 	if err != nil {
 		r.stats.errors.Add(1)
 		return nil, err
 	}
+	dir := d.root
 	shown := filepath.Join(r.opts.Dir, filepath.Dir(rel))
 	base := filepath.Base(rel)
 	name := base
 	for i := 1; ; i++ {
 		f, err := r.open(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if err == nil {
-			return &created{f: f, name: filepath.Join(shown, name), dir: dir, base: name}, nil
+			return &created{f: f, name: filepath.Join(shown, name), dir: dir, release: func() { r.dirs.release(d) }, base: name}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			dir.Close()
+			r.dirs.release(d)
 			return nil, fmt.Errorf("record: create %s: %w", filepath.Join(shown, name), unwrapPath(err))
 		}
 		ext := filepath.Ext(base)
@@ -304,7 +307,7 @@ func (r *Recorder) createNumbered(part int) (*created, error) {
 			dir.Close()
 			return nil, fmt.Errorf("record: create %s: %w", name, unwrapPath(err))
 		}
-		return &created{f: f, name: name, dir: dir, base: base}, nil
+		return &created{f: f, name: name, dir: dir, release: func() { dir.Close() }, base: base}, nil
 	}
 }
 
@@ -314,52 +317,163 @@ func (r *Recorder) createNumbered(part int) (*created, error) {
 // an element that exists as anything but a directory is ErrUnsafePath,
 // and one replaced by a symbolic link while it is opened is caught by
 // comparing the opened directory with what was checked.
-func (r *Recorder) subdir(rel string) (*os.Root, error) {
-	if err := os.MkdirAll(r.opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("record: %w", err)
+//
+// The directories stay open in r.dirs for the next sessions: each is then
+// checked with one lstat (of Options.Dir, one stat), which must find the
+// directory that is open (an open directory's inode number cannot be
+// reused), instead of being made, checked and opened again. The caller
+// releases the result with r.dirs.release.
+func (r *Recorder) subdir(rel string) (*openDir, error) {
+	c := &r.dirs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
 	}
-	dir, err := os.OpenRoot(r.opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("record: %w", err)
-	}
+	elems := strings.Split(rel, string(filepath.Separator))
 	if rel == "." {
-		return dir, nil
+		elems = nil
 	}
-	done := r.opts.Dir
-	for _, elem := range strings.Split(rel, string(filepath.Separator)) {
-		done = filepath.Join(done, elem)
-		next, err := openSubdir(dir, elem, done)
-		dir.Close()
-		if err != nil {
-			return nil, err
+	fi, err := os.Stat(r.opts.Dir)
+	if c.top == nil || err != nil || !os.SameFile(fi, c.top.fi) {
+		if err := os.MkdirAll(r.opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("record: %w", err)
 		}
-		dir = next
+		root, err := os.OpenRoot(r.opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		fi, err := root.Stat(".")
+		if err != nil {
+			root.Close()
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		c.reset(&openDir{root: root, fi: fi})
 	}
-	return dir, nil
+	if len(c.subs)+len(elems) > maxOpenDirs {
+		c.reset(c.top)
+	}
+	d := c.top
+	if len(elems) > 0 {
+		done, prefix := r.opts.Dir, ""
+		for _, elem := range elems {
+			done = filepath.Join(done, elem)
+			prefix = filepath.Join(prefix, elem)
+			next := c.subs[prefix]
+			if next != nil {
+				if fi, err := d.root.Lstat(elem); err != nil || !os.SameFile(fi, next.fi) {
+					c.evict(prefix)
+					next = nil
+				}
+			}
+			if next == nil {
+				root, fi, err := openSubdir(d.root, elem, done)
+				if err != nil {
+					return nil, err
+				}
+				next = &openDir{root: root, fi: fi}
+				c.subs[prefix] = next
+			}
+			d = next
+		}
+	}
+	d.refs++
+	return d, nil
+}
+
+// maxOpenDirs bounds the directories below Options.Dir kept open.
+const maxOpenDirs = 64
+
+// dirCache holds the directories recordings were created in, open, for
+// Recorder.subdir. Its zero value is empty.
+type dirCache struct {
+	mu     sync.Mutex
+	top    *openDir            // Options.Dir
+	subs   map[string]*openDir // below it, by relative path
+	closed bool                // by close
+}
+
+// openDir is a directory of dirCache.
+type openDir struct {
+	root    *os.Root
+	fi      fs.FileInfo // what was checked before it was opened
+	refs    int         // files being created in it
+	evicted bool        // out of the cache: closed once refs is 0
+}
+
+// release ends a use of d that subdir returned.
+func (c *dirCache) release(d *openDir) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.refs--
+	if d.refs == 0 && d.evicted {
+		d.root.Close()
+	}
+}
+
+// reset empties the cache but for top, which becomes its top. c.mu is
+// held.
+func (c *dirCache) reset(top *openDir) {
+	for prefix := range c.subs {
+		c.evict(prefix)
+	}
+	if c.top != nil && c.top != top {
+		c.drop(c.top)
+	}
+	c.top, c.subs = top, map[string]*openDir{}
+}
+
+// evict takes the directory at prefix and those below it out of the
+// cache. c.mu is held.
+func (c *dirCache) evict(prefix string) {
+	for p, d := range c.subs {
+		if p == prefix || strings.HasPrefix(p, prefix+string(filepath.Separator)) {
+			delete(c.subs, p)
+			c.drop(d)
+		}
+	}
+}
+
+// drop closes d once it is no longer used. c.mu is held.
+func (c *dirCache) drop(d *openDir) {
+	d.evicted = true
+	if d.refs == 0 {
+		d.root.Close()
+	}
+}
+
+// close closes every directory of the cache, once no file is being
+// created in it, and makes Recorder.subdir fail.
+func (c *dirCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.reset(nil)
 }
 
 // openSubdir creates elem in dir unless it exists, and opens it, refusing
-// anything but a plain directory. shown is its path for errors.
-func openSubdir(dir *os.Root, elem, shown string) (*os.Root, error) {
+// anything but a plain directory. shown is its path for errors. It
+// returns what it checked with the directory.
+func openSubdir(dir *os.Root, elem, shown string) (*os.Root, fs.FileInfo, error) {
 	if err := dir.Mkdir(elem, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+		return nil, nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
 	}
 	fi, err := dir.Lstat(elem)
 	if err != nil {
-		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+		return nil, nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
 	}
 	if t := fi.Mode().Type(); t != fs.ModeDir {
-		return nil, fmt.Errorf("%w: %s is %s, not a directory", ErrUnsafePath, shown, describeType(t))
+		return nil, nil, fmt.Errorf("%w: %s is %s, not a directory", ErrUnsafePath, shown, describeType(t))
 	}
 	sub, err := dir.OpenRoot(elem)
 	if err != nil {
-		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+		return nil, nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
 	}
 	if opened, err := sub.Stat("."); err != nil || !os.SameFile(fi, opened) {
 		sub.Close()
-		return nil, fmt.Errorf("%w: %s was replaced while it was opened", ErrUnsafePath, shown)
+		return nil, nil, fmt.Errorf("%w: %s was replaced while it was opened", ErrUnsafePath, shown)
 	}
-	return sub, nil
+	return sub, fi, nil
 }
 
 // describeType names a file type for an error message.
@@ -415,6 +529,7 @@ func (r *Recorder) Close() error {
 		r.enc = nil
 	}
 	r.mu.Unlock()
+	r.dirs.close()
 	r.syncMu.Lock()
 	r.syncClosed = true
 	syncs := r.syncs
