@@ -246,12 +246,27 @@ func (c *created) done(remove bool) {
 	c.release()
 }
 
-// create makes the file for part of a session, never replacing anything
-// that exists (O_EXCL: a name taken by a file, a symbolic link or a FIFO is
-// skipped, never opened).
-func (r *Recorder) create(h *format.Header, part int) (*created, error) {
+// place is where the file of a part is to be created: its directory,
+// checked and held open, and the name to try first.
+type place struct {
+	dir      *os.Root
+	release  func() // releases dir
+	shown    string // dir's path, for logs
+	base     string // the name to try first
+	part     int
+	numbered bool // Options.File: the name is numbered by createAt
+}
+
+// place checks and opens the directory of part of a session, making it
+// as needed (see subdir), and names the file, without creating it.
+func (r *Recorder) place(h *format.Header, part int) (*place, error) {
 	if r.opts.Dir == "" {
-		return r.createNumbered(part)
+		dir, err := os.OpenRoot(filepath.Dir(r.opts.File))
+		if err != nil {
+			r.stats.errors.Add(1)
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		return &place{dir: dir, release: func() { dir.Close() }, shown: filepath.Dir(r.opts.File), part: part, numbered: true}, nil
 	}
 	rel := filepath.Clean(expand(r.opts.Name, h))
 	if part > 0 {
@@ -263,51 +278,56 @@ func (r *Recorder) create(h *format.Header, part int) (*created, error) {
 		r.stats.errors.Add(1)
 		return nil, err
 	}
-	dir := d.root
-	shown := filepath.Join(r.opts.Dir, filepath.Dir(rel))
-	base := filepath.Base(rel)
-	name := base
+	return &place{
+		dir: d.root, release: func() { r.dirs.release(d) },
+		shown: filepath.Join(r.opts.Dir, filepath.Dir(rel)), base: filepath.Base(rel), part: part,
+	}, nil
+}
+
+// createAt makes the file at p, never replacing anything that exists
+// (O_EXCL: a name taken by a file, a symbolic link or a FIFO is skipped,
+// never opened). p is released by the result's done, or now on an error.
+func (r *Recorder) createAt(p *place) (*created, error) {
+	if p.numbered {
+		return r.createNumbered(p)
+	}
+	name := p.base
 	for i := 1; ; i++ {
-		f, err := r.open(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		f, err := r.open(p.dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if err == nil {
-			return &created{f: f, name: filepath.Join(shown, name), dir: dir, release: func() { r.dirs.release(d) }, base: name}, nil
+			return &created{f: f, name: filepath.Join(p.shown, name), dir: p.dir, release: p.release, base: name}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			r.dirs.release(d)
-			return nil, fmt.Errorf("record: create %s: %w", filepath.Join(shown, name), unwrapPath(err))
+			p.release()
+			return nil, fmt.Errorf("record: create %s: %w", filepath.Join(p.shown, name), unwrapPath(err))
 		}
-		ext := filepath.Ext(base)
-		name = fmt.Sprintf("%s-%d%s", base[:len(base)-len(ext)], i, ext)
+		ext := filepath.Ext(p.base)
+		name = fmt.Sprintf("%s-%d%s", p.base[:len(p.base)-len(ext)], i, ext)
 	}
 }
 
 // createNumbered makes FILE.N for Options.File, N counting on from the last
 // session's and skipping names that exist.
-func (r *Recorder) createNumbered(part int) (*created, error) {
-	dir, err := os.OpenRoot(filepath.Dir(r.opts.File))
-	if err != nil {
-		r.stats.errors.Add(1)
-		return nil, fmt.Errorf("record: %w", err)
-	}
+func (r *Recorder) createNumbered(p *place) (*created, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		r.next++
 		base := fmt.Sprintf("%s.%d", filepath.Base(r.opts.File), r.next)
-		if part > 0 {
-			base = fmt.Sprintf("%s.part%d", base, part)
+		if p.part > 0 {
+			base = fmt.Sprintf("%s.part%d", base, p.part)
 		}
-		name := filepath.Join(filepath.Dir(r.opts.File), base)
-		f, err := r.open(dir, base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		name := filepath.Join(p.shown, base)
+		f, err := r.open(p.dir, base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
 			r.next--
-			dir.Close()
+			p.release()
 			return nil, fmt.Errorf("record: create %s: %w", name, unwrapPath(err))
 		}
-		return &created{f: f, name: name, dir: dir, release: func() { dir.Close() }, base: base}, nil
+		return &created{f: f, name: name, dir: p.dir, release: p.release, base: base}, nil
 	}
 }
 
