@@ -136,3 +136,28 @@ func BenchmarkSession(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStart measures what starting a recording costs the proxy's
+// accept path: Start alone, the sessions closed after the timer.
+func BenchmarkStart(b *testing.B) {
+	rec, err := record.New(record.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rec.Close()
+	var open []*record.Session
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := rec.Start(format.Header{Meta: map[string]string{format.MetaClient: "127.0.0.1:1"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		open = append(open, s)
+	}
+	b.StopTimer()
+	for _, s := range open {
+		if err := s.Close(0, format.CloseInfo{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,8 +24,9 @@
 // a FIFO, a symbolic link; nothing that exists is opened), "-1", "-2", … is
 // added before the extension. Options.Dir itself may be a symbolic link,
 // but nothing below it is followed: the directories of a name are created
-// and opened one by one (os.Root), and one that exists as a symbolic link
-// or as anything else but a directory fails the file's creation with
+// and opened one by one (os.Root), kept open for the next sessions and
+// checked again for each, and one that exists as a symbolic link or as
+// anything else but a directory fails the file's creation with
 // ErrUnsafePath, which the session's Policy then handles. A session longer than Options.MaxSize continues in
 // parts named NAME.part1.wsrec, NAME.part2.wsrec, … that carry the session ID
 // and continue the hash chain.

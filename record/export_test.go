@@ -35,3 +35,16 @@ func (f *failingFile) Write(p []byte) (int, error) {
 	f.left -= int64(len(p))
 	return f.File.Write(p)
 }
+
+// FailCreate makes r's first k file creations fail with ErrInjected (k < 0:
+// all).
+func FailCreate(r *Recorder, k int) {
+	open := r.openFile
+	r.openFile = func(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error) {
+		if k == 0 {
+			return open(dir, name, flag, perm)
+		}
+		k--
+		return nil, ErrInjected
+	}
+}

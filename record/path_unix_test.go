@@ -184,3 +184,53 @@ func TestNameTakenBySpecialFile(t *testing.T) {
 	}
 	assertEmpty(t, outside)
 }
+
+// TestSubdirReplacedBetweenSessions: the directories a recording was
+// created in stay open for the next sessions, and each is checked again:
+// one replaced by a symbolic link after a session is refused like one
+// found at the first, and a recording directory removed between sessions
+// is made again, the next recording written in it.
+func TestSubdirReplacedBetweenSessions(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	dir, outside := filepath.Join(tmp, "rec"), filepath.Join(tmp, "outside")
+	if err := os.Mkdir(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(t, record.Options{Dir: dir, Name: "{client}/{session}.wsrec", Logger: slog.New(slog.DiscardHandler)})
+	session := func() error {
+		s, err := rec.Start(header())
+		if err != nil {
+			return err
+		}
+		return s.Close(0, format.CloseInfo{})
+	}
+	if err := session(); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "192.0.2.7")
+	if err := os.Rename(sub, filepath.Join(dir, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, sub); err != nil {
+		t.Fatal(err)
+	}
+	err := session()
+	if !errors.Is(err, record.ErrUnsafePath) || !strings.Contains(err.Error(), sub+" is a symbolic link") {
+		t.Fatalf("Start after the directory became a link: %v, want ErrUnsafePath naming %s", err, sub)
+	}
+	assertEmpty(t, outside)
+	if got := files(t, filepath.Join(dir, "moved")); len(got) != 1 {
+		t.Errorf("moved directory holds %v, want the first recording only", got)
+	}
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := session(); err != nil {
+		t.Fatalf("Start after the directory was removed: %v", err)
+	}
+	if got := files(t, sub); len(got) != 1 {
+		t.Errorf("%s holds %v, want the new recording", sub, got)
+	}
+}

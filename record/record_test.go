@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -305,9 +306,11 @@ func TestStrictFailure(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		names := files(t, dir)
-		if fi, err := os.Stat(names[0]); err == nil && fi.Size() > 600 {
-			break
+		names := files(t, dir) // none until the writing goroutine creates it
+		if len(names) == 1 {
+			if fi, err := os.Stat(names[0]); err == nil && fi.Size() > 600 {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the first chunk was not written within 10 s")
@@ -483,4 +486,68 @@ func TestRecorderCloseSeals(t *testing.T) {
 	if !r.Sealed() || recs[len(recs)-1].Kind != format.KindClose || recs[len(recs)-1].Close.Code != 1001 {
 		t.Fatalf("sealed %v, last record %+v", r.Sealed(), recs[len(recs)-1])
 	}
+}
+
+// TestCreateFailure: the file is created by the Session's writing
+// goroutine, after Start returned. Under the strict policy a file that
+// cannot be created fails the recording as a write error does: Err, Frame
+// and Close return the error and nothing is written. Under best-effort
+// the session goes on and its recording starts at the next try with a gap
+// record counting what was lost.
+func TestCreateFailure(t *testing.T) {
+	t.Parallel()
+	t.Run("strict", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		rec := newRecorder(t, record.Options{Dir: dir})
+		record.FailCreate(rec, -1)
+		s, err := rec.Start(header())
+		if err != nil {
+			t.Fatalf("Start: %v, want the directory accepted", err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Err() == nil && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		// The injected error is the *fs.PathError of an invalid argument.
+		want := "record: create " + dir + "/"
+		if err := s.Err(); !errors.Is(err, fs.ErrInvalid) || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("Err: %v, want %q and the injected error", err, want)
+		}
+		if err := s.Frame(format.ClientToTarget, format.Binary, 1, []byte("x")); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Frame: %v, want the injected error", err)
+		}
+		if err := s.Close(0, format.CloseInfo{}); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Close: %v, want the injected error", err)
+		}
+		if names := files(t, dir); len(names) != 0 {
+			t.Errorf("files %v, want none", names)
+		}
+	})
+	t.Run("best-effort", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		rec := newRecorder(t, record.Options{Dir: dir, Policy: record.BestEffort, FlushInterval: 5 * time.Millisecond})
+		record.FailCreate(rec, 1)
+		s, err := rec.Start(header())
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		for i := range 4 {
+			if err := s.Frame(format.ClientToTarget, format.Binary, time.Duration(i)*10*time.Millisecond, []byte("x")); err != nil {
+				t.Fatalf("Frame: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond) // past the flush interval: a retry
+		}
+		if err := s.Close(0, format.CloseInfo{}); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		names := files(t, dir)
+		if len(names) != 1 {
+			t.Fatalf("files %v, want one", names)
+		}
+		if _, recs, _ := readRecords(t, names[0]); len(recs) < 2 || recs[0].Kind != format.KindGap || recs[0].Gap.Records == 0 {
+			t.Errorf("records %+v, want a gap record first", recs)
+		}
+	})
 }

@@ -110,6 +110,7 @@ type Recorder struct {
 	// openFile creates files; tests replace it to inject faults.
 	openFile func(dir *os.Root, name string, flag int, perm fs.FileMode) (file, error)
 	stats    counters // see stats.go
+	dirs     dirCache // see subdir
 
 	queues sync.Pool // *queue, see Session
 
@@ -229,10 +230,11 @@ var ErrUnsafePath = errors.New("record: unsafe recording path")
 
 // created is a new recording file.
 type created struct {
-	f    file
-	name string   // its path, for logs
-	dir  *os.Root // the directory holding it; closed by done
-	base string   // its name in dir
+	f       file
+	name    string   // its path, for logs
+	dir     *os.Root // the directory holding it; released by done
+	release func()   // releases dir
+	base    string   // its name in dir
 }
 
 // done releases the directory; remove also deletes the file, which must
@@ -241,70 +243,91 @@ func (c *created) done(remove bool) {
 	if remove {
 		c.dir.Remove(c.base)
 	}
-	c.dir.Close()
+	c.release()
 }
 
-// create makes the file for part of a session, never replacing anything
-// that exists (O_EXCL: a name taken by a file, a symbolic link or a FIFO is
-// skipped, never opened).
-func (r *Recorder) create(h *format.Header, part int) (*created, error) {
+// place is where the file of a part is to be created: its directory,
+// checked and held open, and the name to try first.
+type place struct {
+	dir      *os.Root
+	release  func() // releases dir
+	shown    string // dir's path, for logs
+	base     string // the name to try first
+	part     int
+	numbered bool // Options.File: the name is numbered by createAt
+}
+
+// place checks and opens the directory of part of a session, making it
+// as needed (see subdir), and names the file, without creating it.
+func (r *Recorder) place(h *format.Header, part int) (*place, error) {
 	if r.opts.Dir == "" {
-		return r.createNumbered(part)
+		dir, err := os.OpenRoot(filepath.Dir(r.opts.File))
+		if err != nil {
+			r.stats.errors.Add(1)
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		return &place{dir: dir, release: func() { dir.Close() }, shown: filepath.Dir(r.opts.File), part: part, numbered: true}, nil
 	}
 	rel := filepath.Clean(expand(r.opts.Name, h))
 	if part > 0 {
 		ext := filepath.Ext(rel)
 		rel = fmt.Sprintf("%s.part%d%s", rel[:len(rel)-len(ext)], part, ext)
 	}
-	dir, err := r.subdir(filepath.Dir(rel))
+	d, err := r.subdir(filepath.Dir(rel))
 	if err != nil {
 		r.stats.errors.Add(1)
 		return nil, err
 	}
-	shown := filepath.Join(r.opts.Dir, filepath.Dir(rel))
-	base := filepath.Base(rel)
-	name := base
+	return &place{
+		dir: d.root, release: func() { r.dirs.release(d) },
+		shown: filepath.Join(r.opts.Dir, filepath.Dir(rel)), base: filepath.Base(rel), part: part,
+	}, nil
+}
+
+// createAt makes the file at p, never replacing anything that exists
+// (O_EXCL: a name taken by a file, a symbolic link or a FIFO is skipped,
+// never opened). p is released by the result's done, or now on an error.
+func (r *Recorder) createAt(p *place) (*created, error) {
+	if p.numbered {
+		return r.createNumbered(p)
+	}
+	name := p.base
 	for i := 1; ; i++ {
-		f, err := r.open(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		f, err := r.open(p.dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if err == nil {
-			return &created{f: f, name: filepath.Join(shown, name), dir: dir, base: name}, nil
+			return &created{f: f, name: filepath.Join(p.shown, name), dir: p.dir, release: p.release, base: name}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			dir.Close()
-			return nil, fmt.Errorf("record: create %s: %w", filepath.Join(shown, name), unwrapPath(err))
+			p.release()
+			return nil, fmt.Errorf("record: create %s: %w", filepath.Join(p.shown, name), unwrapPath(err))
 		}
-		ext := filepath.Ext(base)
-		name = fmt.Sprintf("%s-%d%s", base[:len(base)-len(ext)], i, ext)
+		ext := filepath.Ext(p.base)
+		name = fmt.Sprintf("%s-%d%s", p.base[:len(p.base)-len(ext)], i, ext)
 	}
 }
 
 // createNumbered makes FILE.N for Options.File, N counting on from the last
 // session's and skipping names that exist.
-func (r *Recorder) createNumbered(part int) (*created, error) {
-	dir, err := os.OpenRoot(filepath.Dir(r.opts.File))
-	if err != nil {
-		r.stats.errors.Add(1)
-		return nil, fmt.Errorf("record: %w", err)
-	}
+func (r *Recorder) createNumbered(p *place) (*created, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		r.next++
 		base := fmt.Sprintf("%s.%d", filepath.Base(r.opts.File), r.next)
-		if part > 0 {
-			base = fmt.Sprintf("%s.part%d", base, part)
+		if p.part > 0 {
+			base = fmt.Sprintf("%s.part%d", base, p.part)
 		}
-		name := filepath.Join(filepath.Dir(r.opts.File), base)
-		f, err := r.open(dir, base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
+		name := filepath.Join(p.shown, base)
+		f, err := r.open(p.dir, base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
 			r.next--
-			dir.Close()
+			p.release()
 			return nil, fmt.Errorf("record: create %s: %w", name, unwrapPath(err))
 		}
-		return &created{f: f, name: name, dir: dir, base: base}, nil
+		return &created{f: f, name: name, dir: p.dir, release: p.release, base: base}, nil
 	}
 }
 
@@ -314,52 +337,163 @@ func (r *Recorder) createNumbered(part int) (*created, error) {
 // an element that exists as anything but a directory is ErrUnsafePath,
 // and one replaced by a symbolic link while it is opened is caught by
 // comparing the opened directory with what was checked.
-func (r *Recorder) subdir(rel string) (*os.Root, error) {
-	if err := os.MkdirAll(r.opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("record: %w", err)
+//
+// The directories stay open in r.dirs for the next sessions: each is then
+// checked with one lstat (of Options.Dir, one stat), which must find the
+// directory that is open (an open directory's inode number cannot be
+// reused), instead of being made, checked and opened again. The caller
+// releases the result with r.dirs.release.
+func (r *Recorder) subdir(rel string) (*openDir, error) {
+	c := &r.dirs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
 	}
-	dir, err := os.OpenRoot(r.opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("record: %w", err)
-	}
+	elems := strings.Split(rel, string(filepath.Separator))
 	if rel == "." {
-		return dir, nil
+		elems = nil
 	}
-	done := r.opts.Dir
-	for _, elem := range strings.Split(rel, string(filepath.Separator)) {
-		done = filepath.Join(done, elem)
-		next, err := openSubdir(dir, elem, done)
-		dir.Close()
-		if err != nil {
-			return nil, err
+	fi, err := os.Stat(r.opts.Dir)
+	if c.top == nil || err != nil || !os.SameFile(fi, c.top.fi) {
+		if err := os.MkdirAll(r.opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("record: %w", err)
 		}
-		dir = next
+		root, err := os.OpenRoot(r.opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		fi, err := root.Stat(".")
+		if err != nil {
+			root.Close()
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		c.reset(&openDir{root: root, fi: fi})
 	}
-	return dir, nil
+	if len(c.subs)+len(elems) > maxOpenDirs {
+		c.reset(c.top)
+	}
+	d := c.top
+	if len(elems) > 0 {
+		done, prefix := r.opts.Dir, ""
+		for _, elem := range elems {
+			done = filepath.Join(done, elem)
+			prefix = filepath.Join(prefix, elem)
+			next := c.subs[prefix]
+			if next != nil {
+				if fi, err := d.root.Lstat(elem); err != nil || !os.SameFile(fi, next.fi) {
+					c.evict(prefix)
+					next = nil
+				}
+			}
+			if next == nil {
+				root, fi, err := openSubdir(d.root, elem, done)
+				if err != nil {
+					return nil, err
+				}
+				next = &openDir{root: root, fi: fi}
+				c.subs[prefix] = next
+			}
+			d = next
+		}
+	}
+	d.refs++
+	return d, nil
+}
+
+// maxOpenDirs bounds the directories below Options.Dir kept open.
+const maxOpenDirs = 64
+
+// dirCache holds the directories recordings were created in, open, for
+// Recorder.subdir. Its zero value is empty.
+type dirCache struct {
+	mu     sync.Mutex
+	top    *openDir            // Options.Dir
+	subs   map[string]*openDir // below it, by relative path
+	closed bool                // by close
+}
+
+// openDir is a directory of dirCache.
+type openDir struct {
+	root    *os.Root
+	fi      fs.FileInfo // what was checked before it was opened
+	refs    int         // files being created in it
+	evicted bool        // out of the cache: closed once refs is 0
+}
+
+// release ends a use of d that subdir returned.
+func (c *dirCache) release(d *openDir) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.refs--
+	if d.refs == 0 && d.evicted {
+		d.root.Close()
+	}
+}
+
+// reset empties the cache but for top, which becomes its top. c.mu is
+// held.
+func (c *dirCache) reset(top *openDir) {
+	for prefix := range c.subs {
+		c.evict(prefix)
+	}
+	if c.top != nil && c.top != top {
+		c.drop(c.top)
+	}
+	c.top, c.subs = top, map[string]*openDir{}
+}
+
+// evict takes the directory at prefix and those below it out of the
+// cache. c.mu is held.
+func (c *dirCache) evict(prefix string) {
+	for p, d := range c.subs {
+		if p == prefix || strings.HasPrefix(p, prefix+string(filepath.Separator)) {
+			delete(c.subs, p)
+			c.drop(d)
+		}
+	}
+}
+
+// drop closes d once it is no longer used. c.mu is held.
+func (c *dirCache) drop(d *openDir) {
+	d.evicted = true
+	if d.refs == 0 {
+		d.root.Close()
+	}
+}
+
+// close closes every directory of the cache, once no file is being
+// created in it, and makes Recorder.subdir fail.
+func (c *dirCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.reset(nil)
 }
 
 // openSubdir creates elem in dir unless it exists, and opens it, refusing
-// anything but a plain directory. shown is its path for errors.
-func openSubdir(dir *os.Root, elem, shown string) (*os.Root, error) {
+// anything but a plain directory. shown is its path for errors. It
+// returns what it checked with the directory.
+func openSubdir(dir *os.Root, elem, shown string) (*os.Root, fs.FileInfo, error) {
 	if err := dir.Mkdir(elem, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+		return nil, nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
 	}
 	fi, err := dir.Lstat(elem)
 	if err != nil {
-		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+		return nil, nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
 	}
 	if t := fi.Mode().Type(); t != fs.ModeDir {
-		return nil, fmt.Errorf("%w: %s is %s, not a directory", ErrUnsafePath, shown, describeType(t))
+		return nil, nil, fmt.Errorf("%w: %s is %s, not a directory", ErrUnsafePath, shown, describeType(t))
 	}
 	sub, err := dir.OpenRoot(elem)
 	if err != nil {
-		return nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
+		return nil, nil, fmt.Errorf("record: %s: %w", shown, unwrapPath(err))
 	}
 	if opened, err := sub.Stat("."); err != nil || !os.SameFile(fi, opened) {
 		sub.Close()
-		return nil, fmt.Errorf("%w: %s was replaced while it was opened", ErrUnsafePath, shown)
+		return nil, nil, fmt.Errorf("%w: %s was replaced while it was opened", ErrUnsafePath, shown)
 	}
-	return sub, nil
+	return sub, fi, nil
 }
 
 // describeType names a file type for an error message.
@@ -415,6 +549,7 @@ func (r *Recorder) Close() error {
 		r.enc = nil
 	}
 	r.mu.Unlock()
+	r.dirs.close()
 	r.syncMu.Lock()
 	r.syncClosed = true
 	syncs := r.syncs
@@ -454,11 +589,68 @@ func (r *Recorder) syncer(name string) func(file) {
 	}
 }
 
+// maxSyncBatch bounds the files syncLoop syncs together.
+const maxSyncBatch = 256
+
 // syncLoop syncs and closes the files sent to syncs until it is closed.
+// The files that wait together are synced as a batch (see syncBatch).
 func (r *Recorder) syncLoop(syncs <-chan syncJob) {
 	defer close(r.synced)
+	var batch []syncJob
 	for j := range syncs {
-		syncFile(r.log, j)
+		batch = append(batch[:0], j)
+	more:
+		for len(batch) < maxSyncBatch {
+			select {
+			case j, ok := <-syncs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		syncBatch(r.log, batch)
+		clear(batch)
+	}
+}
+
+// syncBatch syncs and closes the files of jobs. Two or more files on one
+// file system are first written out together by one syncfs, which commits
+// the journal once for all of them, where one fsync each would commit it
+// once per file: on ext4, a short session's file then costs about 50 µs
+// of CPU instead of 200. Each file is still fsynced afterwards, which then
+// finds nothing to write, so that its own write errors are reported for
+// it, as fsync alone would. A file whose file system cannot be synced as
+// a whole is fsynced alone.
+func syncBatch(log *slog.Logger, jobs []syncJob) {
+	if len(jobs) > 1 {
+		type group struct {
+			first file
+			n     int
+		}
+		groups := map[uint64]*group{}
+		for _, j := range jobs {
+			if ff, ok := j.f.(fsFile); ok {
+				if dev, ok := ff.fsID(); ok {
+					g := groups[dev]
+					if g == nil {
+						g = &group{first: j.f}
+						groups[dev] = g
+					}
+					g.n++
+				}
+			}
+		}
+		for _, g := range groups {
+			if g.n > 1 {
+				_ = g.first.(fsFile).syncFS() // an error shows again in each file's fsync
+			}
+		}
+	}
+	for _, j := range jobs {
+		syncFile(log, j)
 	}
 }
 

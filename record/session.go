@@ -69,12 +69,20 @@ type queue struct {
 // message larger than the buffer makes a bigger one, which is dropped.
 const maxPooledQueue = 4 << 20
 
-// Start creates the recording of a session and writes its open record.
+// Start starts the recording of a session and queues its open record.
 // h.Start is the session's wall-clock start and h.Meta its metadata; a zero
-// h.SessionID gets a random one. Start returns ErrClosed after Close, or
-// the error of creating the file under the strict policy (under
-// best-effort, the session is recorded as soon as a file can be created,
-// starting with a gap record).
+// h.SessionID gets a random one.
+//
+// Start checks (and makes) the file's directory, which fails for a
+// missing or unsafe directory (ErrUnsafePath), and leaves the file's
+// creation, with its header, to the Session's writing goroutine, so that
+// the proxy's accept path does not wait for the file system. Under the
+// strict policy, a directory that fails is Start's error; a file that
+// then cannot be created fails the recording as a write error does: Frame
+// and Err return the error and Close returns it, and what was queued
+// meanwhile (at most the buffer) is not recorded. Under best-effort, the
+// session is recorded as soon as a file can be created, starting with a
+// gap record. Start returns ErrClosed after Close.
 func (r *Recorder) Start(h format.Header) (*Session, error) {
 	if h.SessionID == (format.SessionID{}) {
 		h.SessionID = format.NewSessionID()
@@ -88,7 +96,8 @@ func (r *Recorder) Start(h format.Header) (*Session, error) {
 	if err := r.add(s); err != nil {
 		return nil, err
 	}
-	if err := s.open(); err != nil {
+	p, err := r.place(&s.header, 0)
+	if err != nil {
 		s.log.Error("recording: cannot create the file", "err", err)
 		if r.opts.Policy == Strict {
 			r.remove(s)
@@ -96,7 +105,7 @@ func (r *Recorder) Start(h format.Header) (*Session, error) {
 		}
 	}
 	s.enqueue(format.Record{Kind: format.KindOpen}, nil)
-	go s.writeLoop()
+	go s.writeLoop(p)
 	return s, nil
 }
 
@@ -190,9 +199,19 @@ func (s *Session) Close(at time.Duration, ci format.CloseInfo) error {
 	return s.closeErr
 }
 
-// writeLoop writes queued records until Close, then seals the file.
-func (s *Session) writeLoop() {
+// writeLoop creates the file at p (nil: none could be placed), writes
+// queued records until Close, then seals the file.
+func (s *Session) writeLoop(p *place) {
 	defer close(s.done)
+	if p != nil {
+		if err := s.openAt(p); err != nil {
+			s.log.Error("recording: cannot create the file", "err", err, "policy", string(s.r.opts.Policy))
+			if s.r.opts.Policy == Strict {
+				s.setErr(err) // already "record: ..."
+			}
+			s.lastTry = time.Now() // best-effort: the next try after the flush interval
+		}
+	}
 	for {
 		s.mu.Lock()
 		for s.queue == nil && !s.closing {
@@ -270,8 +289,21 @@ func (s *Session) fail(err error) {
 	if s.closeErr == nil {
 		s.closeErr = err
 	}
-	if s.r.opts.Policy == Strict && s.err == nil {
-		s.err = fmt.Errorf("record: %w", err)
+	s.mu.Unlock()
+	if s.r.opts.Policy == Strict {
+		s.setErr(fmt.Errorf("record: %w", err))
+	}
+}
+
+// setErr makes err, unless another came first, what Frame and Err return,
+// and Close.
+func (s *Session) setErr(err error) {
+	s.mu.Lock()
+	if s.closeErr == nil {
+		s.closeErr = err
+	}
+	if s.err == nil {
+		s.err = err
 	}
 	s.mu.Unlock()
 }
@@ -316,8 +348,19 @@ func (s *Session) reopen(at time.Duration) bool {
 // open creates the file of the current part.
 func (s *Session) open() error {
 	h := s.header
+	h.Part = uint32(s.part)
+	p, err := s.r.place(&h, s.part)
+	if err != nil {
+		return err
+	}
+	return s.openAt(p)
+}
+
+// openAt creates the file of the current part at p and writes its header.
+func (s *Session) openAt(p *place) error {
+	h := s.header
 	h.Part, h.PrevChain = uint32(s.part), s.prev
-	c, err := s.r.create(&h, s.part)
+	c, err := s.r.createAt(p)
 	if err != nil {
 		return err
 	}

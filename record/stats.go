@@ -58,6 +58,15 @@ func (f *countedFile) Write(p []byte) (int, error) {
 func (f *countedFile) Sync() error  { return f.count(f.f.Sync()) }
 func (f *countedFile) Close() error { return f.count(f.f.Close()) }
 
+func (f *countedFile) fsID() (uint64, bool) {
+	if ff, ok := f.f.(fsFile); ok {
+		return ff.fsID()
+	}
+	return 0, false
+}
+
+func (f *countedFile) syncFS() error { return f.f.(fsFile).syncFS() }
+
 func (f *countedFile) count(err error) error {
 	if err != nil {
 		f.c.errors.Add(1)

@@ -31,3 +31,12 @@ func (f *streamFile) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// fsFile is a file whose whole file system can be synced (see syncBatch).
+type fsFile interface {
+	// fsID identifies the file system holding the file; false if unknown.
+	fsID() (uint64, bool)
+	// syncFS writes out every file of the file system and commits its
+	// journal (Linux's syncfs).
+	syncFS() error
+}

@@ -16,3 +16,13 @@ func dropBehind(f *os.File, off, n int64) {
 		_ = unix.Fadvise(fd, off-n, n, unix.FADV_DONTNEED)
 	}
 }
+
+func (f *streamFile) fsID() (uint64, bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, false
+	}
+	return st.Dev, true
+}
+
+func (f *streamFile) syncFS() error { return unix.Syncfs(int(f.Fd())) }
