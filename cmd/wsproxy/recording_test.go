@@ -31,29 +31,12 @@ import (
 )
 
 // recordings lists the files under dir.
-func recordings(t testing.TB, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
-}
+func recordings(t testing.TB, dir string) []string { return rfbtest.Files(t, dir) }
 
 // readRecording returns the records of a wsrec file and whether it is
 // sealed.
 func readRecording(t testing.TB, name string) (format.Header, []format.Record, bool) {
-	t.Helper()
-	r, err := format.Open(name, format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	recs := rfbtest.ReadAll(t, r)
-	return r.Header(), recs, r.Sealed()
+	return rfbtest.Open(t, name)
 }
 
 // messages returns the payloads of the message records one way.

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -95,4 +96,31 @@ func ReadAll(t testing.TB, r *format.Reader) []format.Record {
 		rec.Payload = bytes.Clone(rec.Payload)
 		recs = append(recs, rec)
 	}
+}
+
+// Open returns the header, the records and the seal state of the wsrec
+// recording at path, failing the test if it cannot be read to its end.
+func Open(t testing.TB, path string) (format.Header, []format.Record, bool) {
+	t.Helper()
+	r, err := format.Open(path, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	recs := ReadAll(t, r)
+	return r.Header(), recs, r.Sealed()
+}
+
+// Files lists the regular files under dir, as a recorder's directory
+// holds them, in lexical order.
+func Files(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }

@@ -1,61 +1,30 @@
 package proxytap_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 	"github.com/wsproxy/wsproxy/record/proxytap"
 )
 
 // recordings lists the files under dir.
-func recordings(t testing.TB, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
-}
+func recordings(t testing.TB, dir string) []string { return rfbtest.Files(t, dir) }
 
 // readRecording returns the records of a wsrec file and whether it is
 // sealed.
 func readRecording(t testing.TB, name string) (format.Header, []format.Record, bool) {
-	t.Helper()
-	r, err := format.Open(name, format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var recs []format.Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Payload = bytes.Clone(rec.Payload)
-		recs = append(recs, rec)
-	}
-	return r.Header(), recs, r.Sealed()
+	return rfbtest.Open(t, name)
 }
 
 func TestHeader(t *testing.T) {
