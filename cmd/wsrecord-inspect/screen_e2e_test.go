@@ -61,7 +61,7 @@ type rfbClient struct {
 // wsReader reads the payloads of a WebSocket client's binary messages as
 // one stream.
 type wsReader struct {
-	conn net.Conn
+	conn io.ReadWriter
 	buf  []byte
 }
 
@@ -82,11 +82,21 @@ func dialRFB(t testing.TB, addr string) *rfbClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), vnctest.Timeout)
 	defer cancel()
-	conn, _, _, err := ws.Dialer{Protocols: []string{"binary"}}.Dial(ctx, "ws://"+addr+"/")
+	conn, br, _, err := ws.Dialer{Protocols: []string{"binary"}}.Dial(ctx, "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &rfbClient{conn: conn, r: bufio.NewReader(&wsReader{conn: conn}), done: make(chan error, 1)}
+	// The server's first frame (the RFB version) may have come with the
+	// handshake's answer: then it is in br, and reading conn alone would
+	// wait for it for ever.
+	var rw io.ReadWriter = conn
+	if br != nil {
+		rw = struct {
+			io.Reader
+			io.Writer
+		}{br, conn}
+	}
+	c := &rfbClient{conn: conn, r: bufio.NewReader(&wsReader{conn: rw}), done: make(chan error, 1)}
 	conn.SetDeadline(time.Now().Add(vnctest.Timeout))
 	read := func(n int) []byte {
 		b := make([]byte, n)
