@@ -59,15 +59,17 @@ type rfbClient struct {
 }
 
 // wsReader reads the payloads of a WebSocket client's binary messages as
-// one stream.
+// one stream. src is the connection, or the Dialer's buffered reader
+// followed by it: the server's first frames may have come in with the
+// handshake response, and are then in that buffer.
 type wsReader struct {
-	conn net.Conn
-	buf  []byte
+	src io.ReadWriter
+	buf []byte
 }
 
 func (w *wsReader) Read(p []byte) (int, error) {
 	for len(w.buf) == 0 {
-		b, _, err := wsutil.ReadServerData(w.conn)
+		b, _, err := wsutil.ReadServerData(w.src)
 		if err != nil {
 			return 0, err
 		}
@@ -82,11 +84,20 @@ func dialRFB(t testing.TB, addr string) *rfbClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), vnctest.Timeout)
 	defer cancel()
-	conn, _, _, err := ws.Dialer{Protocols: []string{"binary"}}.Dial(ctx, "ws://"+addr+"/")
+	conn, br, _, err := ws.Dialer{Protocols: []string{"binary"}}.Dial(ctx, "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &rfbClient{conn: conn, r: bufio.NewReader(&wsReader{conn: conn}), done: make(chan error, 1)}
+	// The RFB server speaks first: its ProtocolVersion often arrives in
+	// the same read as the handshake response, in br.
+	var src io.ReadWriter = conn
+	if br != nil {
+		src = struct {
+			io.Reader
+			io.Writer
+		}{io.MultiReader(br, conn), conn}
+	}
+	c := &rfbClient{conn: conn, r: bufio.NewReader(&wsReader{src: src}), done: make(chan error, 1)}
 	conn.SetDeadline(time.Now().Add(vnctest.Timeout))
 	read := func(n int) []byte {
 		b := make([]byte, n)
@@ -273,6 +284,7 @@ func snapshotAt(t *testing.T, rec string, at time.Time, extra ...string) *image.
 	args := append([]string{"snapshot", rec, "--at", at.UTC().Format(time.RFC3339Nano), "--no-cursor", "-o", out}, extra...)
 	code, _, se := runCmd(t, args...)
 	if code != 0 {
+		keepRecording(t, rec)
 		t.Fatalf("snapshot: exit %d: %s", code, se)
 	}
 	return readPNG(t, out)
@@ -408,8 +420,8 @@ func TestScreenEncodings(t *testing.T) {
 	}
 }
 
-// saveForDebug keeps the pictures of a failed comparison when
-// $WSPROXY_TEST_KEEP names a directory.
+// saveForDebug keeps the pictures of a failed comparison, and the
+// recording, when $WSPROXY_TEST_KEEP names a directory.
 func saveForDebug(t *testing.T, rec string, got, want *image.RGBA) {
 	dir := os.Getenv("WSPROXY_TEST_KEEP")
 	if dir == "" {
@@ -418,9 +430,19 @@ func saveForDebug(t *testing.T, rec string, got, want *image.RGBA) {
 	base := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-"))
 	writeImage(base+"-got.png", true, got, nil)
 	writeImage(base+"-want.png", true, want, nil)
-	b, _ := os.ReadFile(rec)
-	os.WriteFile(base+".wsrec", b, 0o644)
+	keepRecording(t, rec)
 	t.Logf("kept %s-*", base)
+}
+
+// keepRecording copies rec to $WSPROXY_TEST_KEEP, when it names a
+// directory, as the test's name with .wsrec.
+func keepRecording(t *testing.T, rec string) {
+	dir := os.Getenv("WSPROXY_TEST_KEEP")
+	if dir == "" {
+		return
+	}
+	b, _ := os.ReadFile(rec)
+	os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+".wsrec"), b, 0o644)
 }
 
 // checkSeekOnRecording checks at command level, on a real recording, that
