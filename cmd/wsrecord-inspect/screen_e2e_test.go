@@ -59,7 +59,9 @@ type rfbClient struct {
 }
 
 // wsReader reads the payloads of a WebSocket client's binary messages as
-// one stream.
+// one stream. conn is the connection, or the Dialer's buffered reader
+// followed by it: the server's first frames may have come in with the
+// handshake response, and are then in that buffer.
 type wsReader struct {
 	conn io.ReadWriter
 	buf  []byte
@@ -283,6 +285,7 @@ func snapshotAt(t *testing.T, rec string, at time.Time, extra ...string) *image.
 	args := append([]string{"snapshot", rec, "--at", at.UTC().Format(time.RFC3339Nano), "--no-cursor", "-o", out}, extra...)
 	code, _, se := runCmd(t, args...)
 	if code != 0 {
+		keepRecording(t, rec)
 		t.Fatalf("snapshot: exit %d: %s", code, se)
 	}
 	return readPNG(t, out)
@@ -418,8 +421,8 @@ func TestScreenEncodings(t *testing.T) {
 	}
 }
 
-// saveForDebug keeps the pictures of a failed comparison when
-// $WSPROXY_TEST_KEEP names a directory.
+// saveForDebug keeps the pictures of a failed comparison, and the
+// recording, when $WSPROXY_TEST_KEEP names a directory.
 func saveForDebug(t *testing.T, rec string, got, want *image.RGBA) {
 	dir := os.Getenv("WSPROXY_TEST_KEEP")
 	if dir == "" {
@@ -428,9 +431,19 @@ func saveForDebug(t *testing.T, rec string, got, want *image.RGBA) {
 	base := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-"))
 	writeImage(base+"-got.png", true, got, nil)
 	writeImage(base+"-want.png", true, want, nil)
-	b, _ := os.ReadFile(rec)
-	os.WriteFile(base+".wsrec", b, 0o644)
+	keepRecording(t, rec)
 	t.Logf("kept %s-*", base)
+}
+
+// keepRecording copies rec to $WSPROXY_TEST_KEEP, when it names a
+// directory, as the test's name with .wsrec.
+func keepRecording(t *testing.T, rec string) {
+	dir := os.Getenv("WSPROXY_TEST_KEEP")
+	if dir == "" {
+		return
+	}
+	b, _ := os.ReadFile(rec)
+	os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+".wsrec"), b, 0o644)
 }
 
 // checkSeekOnRecording checks at command level, on a real recording, that

@@ -21,6 +21,12 @@
 // format/rfb/screen) asks for each rectangle's data with
 // DecoderOptions.Rect, and resumes a session from a Checkpoint.
 //
+// Records of the two directions are not in causal order: wsproxy records
+// a target→client message once it was written to the client, whose answer
+// may be recorded first (format/SPEC.md, "Records"). The pixel format of
+// updates is the client's SetPixelFormat even when it was recorded before
+// ServerInit, which the client must have read first.
+//
 // The handshake is followed for protocol versions 3.3, 3.7 and 3.8 (and
 // versions such as Apple's 3.889 or RealVNC's 4.1, reported as given and
 // followed as 3.8) with the security types None, VNC authentication,

@@ -322,7 +322,14 @@ func (d *Decoder) serverHandshake(s *stream) bool {
 		n := be.Uint32(b[20:])
 		s.consume(24)
 		s.collectThen(int64(n), d.opts.MaxText, func(name []byte, truncated bool) {
-			d.pf = pf
+			// A SetPixelFormat read already was sent after this message
+			// (the server reads none before it sends ServerInit) but
+			// recorded before it: wsproxy records a target→client message
+			// once written to the client, which may answer in between.
+			// The client's format stays.
+			if d.ses.ClientPixelFormat == nil {
+				d.pf = pf
+			}
 			d.ses.Width, d.ses.Height, d.ses.PixelFormat, d.ses.Name = w, h, &pf, string(name)
 			ev := Event{Kind: KindServerInit, Width: w, Height: h, PixelFormat: &pf, Text: string(name), Truncated: truncated}
 			if d.tightSecurity {

@@ -132,3 +132,46 @@ func TestCheckpoint(t *testing.T) {
 		t.Errorf("checkpoint before the handshake: %v, want ErrNotResumable", err)
 	}
 }
+
+// TestSetPixelFormatRecordedBeforeServerInit decodes sessions whose
+// client asks for 8 bits per pixel: wsproxy records a target→client
+// message once it was written to the client, so a client that answers
+// ServerInit at once can have its SetPixelFormat recorded first. The
+// server cannot have sent an update in its own format after ServerInit
+// when SetPixelFormat was the client's first message: the update is in
+// the client's.
+func TestSetPixelFormatRecordedBeforeServerInit(t *testing.T) {
+	t.Parallel()
+	pf8 := PixelFormat{BitsPerPixel: 8, Depth: 8}
+	init := handshake[len(handshake)-1]
+	spf := client(setPixelFormat(pf8), setEncodings(EncodingRaw), updateRequest(false, 0, 0, 320, 240))
+	upd := server(updateHeader(2), rectHeader(0, 0, 4, 1, EncodingRaw), u8(1, 2, 3, 4), rectHeader(0, 1, 2, 1, EncodingRaw), u8(5, 6))
+	for _, tt := range []struct {
+		name   string
+		chunks []chunk
+	}{
+		{"InOrder", slices.Concat(handshake, []chunk{spf, upd})},
+		{"SetPixelFormatFirst", slices.Concat(handshake[:len(handshake)-1], []chunk{spf, init, upd})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec rectRecorder
+			d := NewDecoder(rec.options(0))
+			var evs []Event
+			for i, c := range tt.chunks {
+				evs = append(evs, feed(t, d, c.dir, time.Duration(i)*time.Millisecond, c.b)...)
+			}
+			checkClean(t, evs)
+			if len(rec.rects) != 2 {
+				t.Fatalf("%d rects, want 2", len(rec.rects))
+			}
+			for i, want := range [][]byte{u8(1, 2, 3, 4), u8(5, 6)} {
+				if got := rec.rects[i]; got.PixelFormat != pf8 || !bytes.Equal(got.Data, want) {
+					t.Errorf("rect %d: %s %x, want %s %x", i, got.PixelFormat, got.Data, pf8, want)
+				}
+			}
+			if s := d.Session(); s.PixelFormat == nil || *s.PixelFormat != testFormat || s.ClientPixelFormat == nil || *s.ClientPixelFormat != pf8 {
+				t.Errorf("session formats %v, client %v", s.PixelFormat, s.ClientPixelFormat)
+			}
+		})
+	}
+}
