@@ -77,7 +77,7 @@ func NewViewer(conn net.Conn, size image.Point, log func(msg string, args ...any
 		log = func(string, ...any) {}
 	}
 	v := &Viewer{conn: conn, log: log, wake: make(chan struct{}, 1), out: make(chan []byte, 1), done: make(chan struct{}),
-		pf: NativeFormat, quality: -1, level: 1, sentSize: size, size: size, cursorSent: true}
+		pf: NativeFormat, quality: -1, level: 1, sentSize: size, size: size}
 	v.wg.Add(2)
 	go v.readLoop()
 	go v.writeLoop()
