@@ -33,6 +33,10 @@ const (
 	// PaceClient also waits, before each message, until the client has sent
 	// at least as many bytes as the original client had sent by then, so
 	// that a handshake and a slow client stay in step with the recording.
+	// The recorded client's RFB KeyEvents and PointerEvents after its
+	// handshake do not count: a viewer does not retype them, and waiting
+	// for them stalled typed sessions. Render mode does its own handshake
+	// with the viewer and ignores Pace.
 	PaceClient
 )
 

@@ -321,6 +321,9 @@ func (p *player) end(err error) {
 	if !cleanEnd(err) {
 		p.log.Error("recording damaged: played up to the damage", "recording", p.name, "err", err)
 	}
+	if !p.opts.Loop && p.opts.End == EndHold {
+		p.log.Info("replay over: holding the connection open")
+	}
 }
 
 // played returns the played time now, before Speed.
