@@ -286,3 +286,44 @@ func TestRenderSeekPause(t *testing.T) {
 		t.Errorf("unknown ID: got %v, want ErrNotFound", err)
 	}
 }
+
+// slowConn reads at most rate bytes a second.
+type slowConn struct {
+	net.Conn
+	rate int
+}
+
+func (c slowConn) Read(p []byte) (int, error) {
+	n := min(len(p), c.rate/20)
+	time.Sleep(50 * time.Millisecond)
+	return c.Conn.Read(p[:n])
+}
+
+// TestRenderSlowViewer plays to a viewer that reads at 100 KB/s in Raw
+// (the largest encoding): it gets fewer updates than the recording has,
+// merged, and ends with the last screen.
+func TestRenderSlowViewer(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{rfbFixture}, replay.ServerOptions{Playback: replay.Options{Speed: 4, End: replay.EndHold}})
+	addr := serveRFB(t, srv.Server)
+	want := screenAt(t, rfbFixture, -1)
+	r, err := format.Open(rfbFixture, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := screen.New(screen.Options{})
+	for rec, err := r.Next(); err == nil; rec, err = r.Next() {
+		recorded.Feed(rec)
+	}
+	r.Close()
+	v := startViewer(t, slowConn{dialRFB(t, addr), 100_000}, "", rfb.EncodingRaw, rfb.PseudoExtendedDesktopSize)
+	v.request(t, false, image.Pt(320, 240))
+	v.waitScreen(t, want)
+	v.mu.Lock()
+	got, read := v.scr.Updates(), v.read
+	v.mu.Unlock()
+	if got >= recorded.Updates() {
+		t.Errorf("slow viewer got %d updates, the recording has %d: changes were not merged", got, recorded.Updates())
+	}
+	t.Logf("slow viewer: %d updates, %d bytes; the recording has %d updates", got, read, recorded.Updates())
+}
