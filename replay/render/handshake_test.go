@@ -18,8 +18,8 @@ func TestHandshake(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name, version, password, typed string
-		want                            error
-		minor                           int
+		want                           error
+		minor                          int
 	}{
 		{"3.8/None", "RFB 003.008\n", "", "", nil, 8},
 		{"3.7/None", "RFB 003.007\n", "", "", nil, 7},
