@@ -38,18 +38,19 @@ type conn struct {
 	log   *slog.Logger
 
 	// Playback, used by Read alone.
-	start    time.Time     // when the first record at or after opts.Start is due
-	played   time.Duration // replay time of the last timed record, before Speed
-	last     time.Duration // recording time of the last timed record, or opts.Start
-	shift    time.Duration // time spent waiting for the client (PaceClient)
-	expect   int64         // bytes the original client had sent so far, over all passes
-	forgiven int64         // bytes of expect forgiven after pace timeouts
-	rest     []byte        // the part of a message that did not fit the last Read
-	passSent int           // messages sent in this pass
-	pass     int
-	held     bool // the recording ended and the connection is held open
-	sent     int64
-	maxLate  time.Duration
+	start      time.Time     // when the first record at or after opts.Start is due
+	played     time.Duration // replay time of the last timed record, before Speed
+	last       time.Duration // recording time of the last timed record, or opts.Start
+	shift      time.Duration // time spent waiting for the client (PaceClient)
+	expect     int64         // bytes the original client had sent so far, over all passes
+	forgiven   int64         // bytes of expect forgiven after pace timeouts
+	rest       []byte        // the part of a message that did not fit the last Read
+	passSent   int           // messages sent in this pass
+	pass       int
+	held       bool // the recording ended and the connection is held open
+	clientMsgs int  // recorded client messages read
+	sent       int64
+	maxLate    time.Duration
 
 	// Shared.
 	client atomic.Int64  // bytes the client sent
@@ -118,6 +119,10 @@ func (c *conn) Read(p []byte) (int, error) {
 			continue // the next pass
 		}
 		if rec.Kind == format.KindMessage && rec.Dir == format.ClientToTarget {
+			c.clientMsgs++
+			if c.clientMsgs > handshakeMessages && inputEvents(rec.Payload) {
+				continue // a viewer of a replay does not retype them
+			}
 			c.expect += int64(len(rec.Payload))
 			continue
 		}
@@ -147,6 +152,37 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.log.Debug("recorded session closed here", "at", rec.Time, "by", rec.Close.By.String(), "code", rec.Close.Code, "reason", rec.Close.Reason)
 		}
 	}
+}
+
+// handshakeMessages is the most messages an RFB client sends before its
+// first normal message (version, security type, authentication response,
+// ClientInit): PaceClient counts them whatever they hold.
+const handshakeMessages = 4
+
+// inputEvents reports whether a recorded client message holds only RFB
+// KeyEvents or PointerEvents (RFC 6143 §7.5.4, §7.5.5), as noVNC sends
+// each: PaceClient does not wait for them, since the viewer of a replay
+// does not retype what the recorded user typed.
+func inputEvents(p []byte) bool {
+	switch {
+	case len(p) == 0:
+		return false
+	case len(p)%8 == 0 && p[0] == 4:
+		for i := 0; i < len(p); i += 8 {
+			if p[i] != 4 {
+				return false
+			}
+		}
+		return true
+	case len(p)%6 == 0 && p[0] == 5:
+		for i := 0; i < len(p); i += 6 {
+			if p[i] != 5 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // ended handles the end of a pass, with err from c.file.Next. It returns

@@ -12,6 +12,19 @@
 // files (format/SPEC.md) and websockify's --record files, read through
 // package format/recfile.
 //
+// # Render mode
+//
+// By default (Options.Mode ModeAuto) an RFB recording is not forwarded but
+// rendered: the recording is decoded into a screen.Screen and each viewer
+// gets its own RFB server (package replay/render), with updates encoded
+// for it; Start and every seek restore the screen from the seek index's
+// nearest keyframe. A render-mode replay has an ID (?replay=ID, or a
+// random one); GET /replays lists them, and a WebSocket to
+// /replays/ID/control takes JSON Commands to pause, resume, seek and
+// change speed (Server.Control in Go). Server.ServeRFB serves the same
+// replays over plain TCP to native VNC viewers. Recordings that are not
+// RFB, and ModeBytes, are played byte for byte as described below.
+//
 // # Timing
 //
 // A recording's times are offsets from the session's start. A replay plays

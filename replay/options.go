@@ -33,6 +33,10 @@ const (
 	// PaceClient also waits, before each message, until the client has sent
 	// at least as many bytes as the original client had sent by then, so
 	// that a handshake and a slow client stay in step with the recording.
+	// The recorded client's RFB KeyEvents and PointerEvents after its
+	// handshake do not count: a viewer does not retype them, and waiting
+	// for them stalled typed sessions. Render mode does its own handshake
+	// with the viewer and ignores Pace.
 	PaceClient
 )
 
@@ -44,6 +48,36 @@ func (p Pace) String() string {
 		return "client"
 	}
 	return fmt.Sprintf("Pace(%d)", uint8(p))
+}
+
+// Mode says how a replay is served.
+type Mode uint8
+
+// Modes.
+const (
+	// ModeAuto is ModeRender for RFB (VNC) recordings and ModeBytes for
+	// the others.
+	ModeAuto Mode = iota
+	// ModeRender decodes the recording into a screen and speaks RFB to
+	// the viewer itself: its own handshake, updates encoded for the
+	// viewer, seeking, pausing and changing speed while connected.
+	ModeRender
+	// ModeBytes sends the recorded server bytes as they were, byte for
+	// byte: for recordings that are not VNC and for reproducing a
+	// client's bug.
+	ModeBytes
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeRender:
+		return "render"
+	case ModeBytes:
+		return "bytes"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
 // End says what happens after the last record.
@@ -109,11 +143,15 @@ type Options struct {
 	// End is what happens after the last record (EndClose, the zero value,
 	// or EndHold). Name "end".
 	End End
+
+	// Mode is ModeAuto (the zero value), ModeRender or ModeBytes. Name
+	// "mode".
+	Mode Mode
 }
 
 // OptionNames are the names of the options that Set accepts, in the order
 // of the fields of Options.
-var OptionNames = []string{"speed", "idle-limit", "start", "loop", "pace", "pace-timeout", "end"}
+var OptionNames = []string{"speed", "idle-limit", "start", "loop", "pace", "pace-timeout", "end", "mode"}
 
 // ErrOption is matched by the errors of Set and WithQuery.
 var ErrOption = errors.New("replay: invalid option")
@@ -122,7 +160,8 @@ var ErrOption = errors.New("replay: invalid option")
 // "0.5x", "max"), "idle-limit", "start" and "pace-timeout" (seconds, such
 // as "90" or "1.5", or a Go duration, such as "1m30s" or "500ms"), "loop"
 // ("1", "true", "0", "false"; empty means true), "pace" ("time",
-// "client") and "end" ("close", "hold"). It returns an error matching
+// "client"), "end" ("close", "hold") and "mode" ("auto", "render",
+// "bytes"). It returns an error matching
 // ErrOption for an unknown name or a value out of range, and leaves o
 // unchanged then.
 func (o *Options) Set(name, value string) error {
@@ -146,6 +185,17 @@ func (o *Options) Set(name, value string) error {
 			o.Pace = PaceClient
 		default:
 			err = errors.New("want time or client")
+		}
+	case "mode":
+		switch value {
+		case "auto":
+			o.Mode = ModeAuto
+		case "render":
+			o.Mode = ModeRender
+		case "bytes":
+			o.Mode = ModeBytes
+		default:
+			err = errors.New("want auto, render or bytes")
 		}
 	case "end":
 		switch value {
@@ -253,6 +303,9 @@ func (o Options) normalized() (Options, error) {
 	if o.End > EndHold {
 		return o, fmt.Errorf("%w: %v", ErrOption, o.End)
 	}
+	if o.Mode > ModeBytes {
+		return o, fmt.Errorf("%w: %v", ErrOption, o.Mode)
+	}
 	return o, nil
 }
 
@@ -262,7 +315,7 @@ func (o Options) logAttrs() []any {
 	if o.Speed == SpeedMax {
 		speed = "max"
 	}
-	attrs := []any{"speed", speed, "start", o.Start, "idle_limit", o.IdleLimit, "loop", o.Loop, "pace", o.Pace.String(), "end", o.End.String()}
+	attrs := []any{"speed", speed, "start", o.Start, "idle_limit", o.IdleLimit, "loop", o.Loop, "pace", o.Pace.String(), "end", o.End.String(), "mode", o.Mode.String()}
 	if o.Pace == PaceClient {
 		attrs = append(attrs, "pace_timeout", o.PaceTimeout)
 	}

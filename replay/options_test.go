@@ -41,7 +41,7 @@ func TestOptionsSet(t *testing.T) {
 		{"pace", "time", replay.Options{}, ""},
 		{"end", "hold", replay.Options{End: replay.EndHold}, ""},
 		{"end", "close", replay.Options{}, ""},
-		{"token", "x", replay.Options{}, `replay: invalid option: unknown option "token" (known: speed, idle-limit, start, loop, pace, pace-timeout, end)`},
+		{"token", "x", replay.Options{}, `replay: invalid option: unknown option "token" (known: speed, idle-limit, start, loop, pace, pace-timeout, end, mode)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/proxy"
@@ -37,6 +38,11 @@ type ServerOptions struct {
 	// Reader limits what the recording readers allocate. The zero value
 	// means the readers' defaults.
 	Reader recfile.Options
+
+	// Password, if not empty, makes render-mode replays ask their viewers
+	// for VNC authentication with it (only its first 8 bytes count, as for
+	// every VNC server); empty means security None.
+	Password string
 }
 
 // Server serves recordings to WebSocket clients as if they came from the
@@ -55,6 +61,17 @@ type Server struct {
 	web      http.Handler
 	log      *slog.Logger
 	close    sync.Once
+	password string
+	idx      indexes
+
+	// Render-mode replays.
+	ctx       context.Context // ends with Close
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+	mu        sync.Mutex
+	players   map[string]*player
+	listeners []net.Listener
 }
 
 // NewServer returns a server of the recordings at paths: files, or
@@ -80,7 +97,9 @@ func NewServer(paths []string, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cat: cat, playback: playback, clock: opts.Clock, web: opts.Proxy.Handler, log: opts.Proxy.Logger}
+	s := &Server{cat: cat, playback: playback, clock: opts.Clock, web: opts.Proxy.Handler, log: opts.Proxy.Logger,
+		password: opts.Password}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.clock == nil {
 		s.clock = systemClock{}
 	}
@@ -109,15 +128,42 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // proxy.Server.Shutdown does, and releases the recordings' directories.
 // It returns nil if every replay ended in time, ctx.Err() otherwise.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeRFB()
 	err := s.proxy.Shutdown(ctx)
+	if err != nil {
+		s.cancel()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		err = ctx.Err()
+	}
+	s.cancel()
 	s.close.Do(s.cat.close)
 	return err
+}
+
+// closeRFB stops the ServeRFB listeners.
+func (s *Server) closeRFB() {
+	s.closed.Store(true)
+	s.mu.Lock()
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
 }
 
 // Close closes the listeners and every replay at once, and waits for them
 // to end. It returns nil.
 func (s *Server) Close() error {
+	s.closeRFB()
+	s.cancel()
 	s.proxy.Close()
+	s.wg.Wait()
 	s.close.Do(s.cat.close)
 	return nil
 }
@@ -132,6 +178,17 @@ func (s *Server) Recordings() ([]Recording, error) { return s.cat.list() }
 
 // resolve chooses the recording and the playback options of a connection.
 func (s *Server) resolve(ctx context.Context, r *proxy.Request) (proxy.Target, error) {
+	if id, ok := controlPath(r.HTTP.URL.Path); ok {
+		return proxy.Target{Address: "control " + id, Dialer: func(ctx context.Context) (net.Conn, error) {
+			ours, theirs := net.Pipe()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.serveControl(ours, id)
+			}()
+			return theirs, nil
+		}}, nil
+	}
 	q := r.HTTP.URL.Query()
 	token := q.Get("token")
 	name := token
@@ -157,6 +214,11 @@ func (s *Server) resolve(ctx context.Context, r *proxy.Request) (proxy.Target, e
 	if err != nil {
 		return proxy.Target{}, &proxy.HTTPError{Status: http.StatusBadRequest, Reason: strings.TrimPrefix(err.Error(), "replay: "), Err: err}
 	}
+	id := q.Get("replay")
+	if id != "" && !replayID.MatchString(id) {
+		return proxy.Target{}, &proxy.HTTPError{Status: http.StatusBadRequest,
+			Reason: "replay: want 1 to 64 letters, digits, _ or -", Err: ErrReplayID}
+	}
 	log := s.log.With("session", r.Session)
 	return proxy.Target{
 		Address: e.name,
@@ -166,8 +228,21 @@ func (s *Server) resolve(ctx context.Context, r *proxy.Request) (proxy.Target, e
 			if err != nil {
 				return nil, err
 			}
-			log.Info("replay start", append([]any{"recording", e.name, "format", f.Format().String()}, opts.logAttrs()...)...)
-			return newConn(e.name, f, osf, opts, s.clock, log), nil
+			if opts.Mode == ModeBytes || opts.Mode == ModeAuto && !isRFB(f) {
+				log.Info("replay start", append([]any{"recording", e.name, "format", f.Format().String()}, opts.logAttrs()...)...)
+				return newConn(e.name, f, osf, opts, s.clock, log), nil
+			}
+			// Render mode: the player speaks RFB on one end of a pipe,
+			// the proxy carries the other end's bytes over the WebSocket.
+			ours, theirs := net.Pipe()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := s.playFile(s.ctx, ours, e, f, osf, opts, id, log); err != nil {
+					log.Warn("render replay ended", "recording", e.name, "err", err)
+				}
+			}()
+			return theirs, nil
 		},
 	}, nil
 }
@@ -176,6 +251,10 @@ func (s *Server) resolve(ctx context.Context, r *proxy.Request) (proxy.Target, e
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/recordings" {
 		s.serveList(w, r)
+		return
+	}
+	if r.URL.Path == "/replays" || strings.HasPrefix(r.URL.Path, "/replays/") {
+		s.serveReplays(w, r)
 		return
 	}
 	if s.web != nil {

@@ -361,7 +361,8 @@ func TestFixtures(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(fixtures, tt.name)
 			want, _ := recorded(t, path)
-			srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{Speed: replay.SpeedMax}})
+			// Byte-faithful: a VNC session would otherwise be rendered.
+			srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{Speed: replay.SpeedMax, Mode: replay.ModeBytes}})
 			c := dial(t, srv.addr, "/")
 			for _, m := range want {
 				c.Expect(t, m)

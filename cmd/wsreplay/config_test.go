@@ -47,7 +47,8 @@ func TestCompletion(t *testing.T) {
 		line string
 		want []string
 	}{
-		{"wsreplay --pa", []string{"--pace", "--pace-timeout"}},
+		{"wsreplay --pa", []string{"--pace", "--pace-timeout", "--password", "--password-file"}},
+		{"wsreplay --mode ", []string{"auto", "bytes", "render"}},
 		{"wsreplay --pace ", []string{"client", "time"}},
 		{"wsreplay --end h", []string{"hold"}},
 	}

@@ -85,6 +85,12 @@ type rootCmd struct {
 	Pace        string `env:"WSREPLAY_PACE" default:"time" enum:"time,client" group:"Playback" help:"time: send each message at its recorded time. client: also wait, before each message, until the client has sent as many bytes as the recorded client had (up to --pace-timeout), so that its handshake and a slow client stay in step."`
 	PaceTimeout string `env:"WSREPLAY_PACE_TIMEOUT" default:"5" placeholder:"SECONDS" group:"Playback" help:"With --pace client, how long a message waits for the client before it is sent anyway."`
 	End         string `env:"WSREPLAY_END" default:"close" enum:"close,hold" group:"Playback" help:"At the end of the recording: close the connection (status 1000), or hold it open so that the last screen stays."`
+	Mode        string `env:"WSREPLAY_MODE" default:"auto" enum:"auto,render,bytes" group:"Playback" help:"render: decode VNC recordings and speak RFB to each viewer (instant seek, pause, speed, any VNC client). bytes: send the recorded bytes as they were (any protocol; reproduces a client's bug). auto: render for VNC recordings, bytes for the others."`
+
+	RFBListen    string `env:"WSREPLAY_RFB_LISTEN" placeholder:"[ADDR:]PORT" group:"Render" help:"Also serve render-mode replays over plain RFB (TCP) on this port, for native VNC viewers such as TigerVNC's vncviewer."`
+	RFBRecording string `env:"WSREPLAY_RFB_RECORDING" placeholder:"NAME" group:"Render" help:"The recording --rfb-listen serves. Default: the only recording file, or the most recently modified recording."`
+	Password     string `env:"WSREPLAY_PASSWORD" placeholder:"PASSWORD" group:"Render" help:"Ask render-mode viewers for VNC authentication with this password (8 bytes count). Prefer --password-file: a command line is visible to other users."`
+	PasswordFile string `env:"WSREPLAY_PASSWORD_FILE" type:"path" placeholder:"FILE" group:"Render" help:"Read the VNC authentication password from the first line of FILE."`
 
 	Verbose bool   `short:"v" env:"WSREPLAY_VERBOSE" help:"Log debug messages too, such as each message the client sends."`
 	LogFile string `env:"WSREPLAY_LOG_FILE" type:"path" placeholder:"FILE" group:"Logging" help:"Also append the log to FILE."`
@@ -140,14 +146,39 @@ func (c *rootCmd) Validate() error {
 	c.playback = replay.Options{}
 	for _, o := range []struct{ name, value string }{
 		{"speed", c.Speed}, {"idle-limit", c.IdleLimit}, {"start", c.Start}, {"pace", c.Pace},
-		{"pace-timeout", c.PaceTimeout}, {"end", c.End},
+		{"pace-timeout", c.PaceTimeout}, {"end", c.End}, {"mode", c.Mode},
 	} {
 		if err := c.playback.Set(o.name, o.value); err != nil {
 			return fmt.Errorf("--%s", strings.TrimPrefix(err.Error(), "replay: invalid option: "))
 		}
 	}
 	c.playback.Loop = c.Loop
+	if c.Password != "" && c.PasswordFile != "" {
+		return errors.New("give --password or --password-file, not both")
+	}
+	if c.RFBListen != "" {
+		if _, _, err := listen.ParseSource(c.RFBListen); err != nil {
+			return fmt.Errorf("--rfb-listen: %w", err)
+		}
+	}
 	return nil
+}
+
+// password returns the VNC authentication password of the options.
+func (c *rootCmd) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	b, err := regfile.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", errors.New("--password-file: the first line is empty")
+	}
+	return line, nil
 }
 
 // Run serves the recordings until ctx is done (SIGINT, SIGTERM).
@@ -172,6 +203,9 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			Logger:     log,
 		},
 		Playback: c.playback,
+	}
+	if opts.Password, err = c.password(); err != nil {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	for _, name := range c.Identity {
 		ids, err := format.ReadIdentities(name, regfile.ReadFile)
@@ -211,8 +245,24 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	log.Info("listening", attrs...)
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(context.WithoutCancel(ctx), ln) }()
+	if c.RFBListen != "" {
+		host, port, _ := listen.ParseSource(c.RFBListen) // checked by Validate
+		var lc net.ListenConfig
+		rln, err := lc.Listen(ctx, "tcp", joinHostPort(host, port))
+		if err != nil {
+			srv.Close()
+			<-served
+			return fmt.Errorf("--rfb-listen: %w", err)
+		}
+		log.Info("listening for VNC viewers", "addr", rln.Addr().String())
+		go func() {
+			if err := srv.ServeRFB(context.WithoutCancel(ctx), rln, replay.RFBOptions{Recording: c.RFBRecording}); err != nil {
+				served <- fmt.Errorf("rfb: %w", err)
+			}
+		}()
+	}
 	c.sd.notify.Ready("listening on " + ln.Addr().String())
 	select {
 	case <-ctx.Done():

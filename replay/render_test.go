@@ -1,0 +1,329 @@
+package replay_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"image"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/format/rfb"
+	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/replay"
+	"github.com/wsproxy/wsproxy/replay/render"
+)
+
+const rfbFixture = "../testdata/rfb/xvnc-none-noVNC-like.wsrec"
+
+// rfbViewer is a test VNC viewer: it speaks RFB 3.8 on a connection and
+// decodes what it receives with the screen model, which is fed both
+// directions as a recording would be.
+type rfbViewer struct {
+	conn net.Conn
+	mu   sync.Mutex
+	scr  *screen.Screen
+	err  error
+	read int64
+}
+
+// startViewer does the handshake on conn, sends SetEncodings encs and
+// then reads in the background.
+func startViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encoding) *rfbViewer {
+	t.Helper()
+	t.Cleanup(func() { conn.Close() })
+	v := &rfbViewer{conn: conn, scr: screen.New(screen.Options{})}
+	conn.SetDeadline(time.Now().Add(waitTimeout))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("viewer handshake: %v", err)
+		}
+	}
+	server := func(n int) []byte {
+		t.Helper()
+		b := make([]byte, n)
+		_, err := io.ReadFull(conn, b)
+		must(err)
+		must(v.scr.FeedData(format.TargetToClient, 0, b))
+		return b
+	}
+	client := func(b []byte) {
+		t.Helper()
+		_, err := conn.Write(b)
+		must(err)
+		must(v.scr.FeedData(format.ClientToTarget, 0, b))
+	}
+	server(12)
+	client([]byte("RFB 003.008\n"))
+	types := server(int(server(1)[0]))
+	client(types[:1])
+	if types[0] == 2 {
+		ch := server(16)
+		resp := render.VNCAuthResponse(password, [16]byte(ch))
+		client(resp[:])
+	}
+	if binary.BigEndian.Uint32(server(4)) != 0 {
+		t.Fatal("viewer handshake: authentication failed")
+	}
+	client([]byte{1})
+	init := server(24)
+	server(int(binary.BigEndian.Uint32(init[20:])))
+	set := []byte{2, 0, 0, byte(len(encs))}
+	for _, e := range encs {
+		set = binary.BigEndian.AppendUint32(set, uint32(e))
+	}
+	client(set)
+	conn.SetDeadline(time.Time{})
+	go v.readLoop()
+	return v
+}
+
+func (v *rfbViewer) readLoop() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := v.conn.Read(buf)
+		v.mu.Lock()
+		v.read += int64(n)
+		if n > 0 && v.err == nil {
+			v.err = v.scr.FeedData(format.TargetToClient, 0, buf[:n])
+		}
+		if err != nil && v.err == nil {
+			v.err = err
+		}
+		v.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// request sends a FramebufferUpdateRequest of the whole screen.
+func (v *rfbViewer) request(t testing.TB, incremental bool, size image.Point) {
+	t.Helper()
+	b := []byte{3, 0, 0, 0, 0, 0}
+	if incremental {
+		b[1] = 1
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(size.X))
+	b = binary.BigEndian.AppendUint16(b, uint16(size.Y))
+	v.mu.Lock()
+	v.scr.FeedData(format.ClientToTarget, 0, b)
+	v.mu.Unlock()
+	if _, err := v.conn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitScreen asks for updates until the viewer's screen is want.
+func (v *rfbViewer) waitScreen(t testing.TB, want *image.RGBA) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		v.mu.Lock()
+		err := v.err
+		var diff int
+		img := v.scr.Image()
+		if img != nil && img.Rect == want.Rect {
+			diff = differing(img, want)
+		} else {
+			diff = -1
+		}
+		updates := v.scr.Updates()
+		v.mu.Unlock()
+		if err != nil {
+			t.Fatalf("viewer: %v", err)
+		}
+		if diff == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("viewer screen: %d pixels differ after %d updates", diff, updates)
+		}
+		v.request(t, true, want.Rect.Size())
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func differing(a, b *image.RGBA) int {
+	n := 0
+	for i := 0; i+3 < len(a.Pix) && i+3 < len(b.Pix); i += 4 {
+		if a.Pix[i] != b.Pix[i] || a.Pix[i+1] != b.Pix[i+1] || a.Pix[i+2] != b.Pix[i+2] {
+			n++
+		}
+	}
+	return n
+}
+
+// screenAt decodes the recording up to time at (all of it for -1) and
+// returns its screen with the cursor.
+func screenAt(t testing.TB, path string, at time.Duration) *image.RGBA {
+	t.Helper()
+	r, err := format.Open(path, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := screen.New(screen.Options{})
+	for {
+		rec, err := r.Next()
+		if err == io.EOF || err == nil && at >= 0 && rec.Time > at {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Feed(rec)
+	}
+	return s.Snapshot(true)
+}
+
+// serveRFB starts ServeRFB on a loopback port and returns its address.
+func serveRFB(t testing.TB, srv *replay.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeRFB(context.Background(), ln, replay.RFBOptions{}) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; err != nil {
+			t.Errorf("ServeRFB: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func dialRFB(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRenderFinalScreen plays a recording at full speed in render mode to
+// viewers of each encoding, and checks that each ends with the screen
+// that the screen model decodes from the recording.
+func TestRenderFinalScreen(t *testing.T) {
+	t.Parallel()
+	want := screenAt(t, rfbFixture, -1)
+	for _, enc := range []rfb.Encoding{rfb.EncodingRaw, rfb.EncodingHextile, rfb.EncodingZRLE, rfb.EncodingTight} {
+		t.Run(enc.String(), func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, []string{rfbFixture}, replay.ServerOptions{Playback: replay.Options{Speed: replay.SpeedMax, End: replay.EndHold}})
+			addr := serveRFB(t, srv.Server)
+			v := startViewer(t, dialRFB(t, addr), "", enc, rfb.PseudoCursor, rfb.PseudoDesktopSize)
+			v.request(t, false, want.Rect.Size())
+			v.waitScreen(t, want)
+		})
+	}
+}
+
+// TestRenderSeekPause seeks a paused replay back and forth through the
+// control API and checks the viewer's screen each time.
+func TestRenderSeekPause(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.wsrec")
+	b, err := os.ReadFile(rfbFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, b, 0o644)
+	srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{End: replay.EndHold}, Password: "secret"})
+	addr := serveRFB(t, srv.Server)
+	final := screenAt(t, path, -1)
+	v := startViewer(t, dialRFB(t, addr), "secret", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
+	var id string
+	for deadline := time.Now().Add(waitTimeout); id == ""; time.Sleep(5 * time.Millisecond) {
+		if rs := srv.Replays(); len(rs) == 1 {
+			id = rs[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatal("no replay listed")
+		}
+	}
+	ctx := t.Context()
+	if _, err := srv.Control(ctx, id, replay.Command{Action: "pause"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{900 * time.Millisecond, 300 * time.Millisecond, time.Hour, 1500 * time.Millisecond} {
+		began := time.Now()
+		st, err := srv.Control(ctx, id, replay.Command{Action: "seek", To: at.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Paused {
+			t.Errorf("seek to %v: state %+v, want paused", at, st)
+		}
+		want := final
+		if at < time.Hour {
+			want = screenAt(t, path, at)
+		}
+		v.waitScreen(t, want)
+		t.Logf("seek to %v: screen right after %v", at, time.Since(began))
+	}
+	if _, err := srv.Control(ctx, id, replay.Command{Action: "speed", Speed: "max"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Control(ctx, id, replay.Command{Action: "resume"}); err != nil {
+		t.Fatal(err)
+	}
+	v.waitScreen(t, final)
+	if _, err := srv.Control(ctx, id, replay.Command{Action: "jump"}); !errors.Is(err, replay.ErrOption) {
+		t.Errorf("unknown action: got %v, want ErrOption", err)
+	}
+	if _, err := srv.Control(ctx, "nope", replay.Command{Action: "pause"}); !errors.Is(err, replay.ErrNotFound) {
+		t.Errorf("unknown ID: got %v, want ErrNotFound", err)
+	}
+}
+
+// slowConn reads at most rate bytes a second.
+type slowConn struct {
+	net.Conn
+	rate int
+}
+
+func (c slowConn) Read(p []byte) (int, error) {
+	n := min(len(p), c.rate/20)
+	time.Sleep(50 * time.Millisecond)
+	return c.Conn.Read(p[:n])
+}
+
+// TestRenderSlowViewer plays to a viewer that reads at 100 KB/s in Raw
+// (the largest encoding): it gets fewer updates than the recording has,
+// merged, and ends with the last screen.
+func TestRenderSlowViewer(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{rfbFixture}, replay.ServerOptions{Playback: replay.Options{Speed: 4, End: replay.EndHold}})
+	addr := serveRFB(t, srv.Server)
+	want := screenAt(t, rfbFixture, -1)
+	r, err := format.Open(rfbFixture, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := screen.New(screen.Options{})
+	for rec, err := r.Next(); err == nil; rec, err = r.Next() {
+		recorded.Feed(rec)
+	}
+	r.Close()
+	v := startViewer(t, slowConn{dialRFB(t, addr), 100_000}, "", rfb.EncodingRaw, rfb.PseudoExtendedDesktopSize)
+	v.request(t, false, image.Pt(320, 240))
+	v.waitScreen(t, want)
+	v.mu.Lock()
+	got, read := v.scr.Updates(), v.read
+	v.mu.Unlock()
+	if got >= recorded.Updates() {
+		t.Errorf("slow viewer got %d updates, the recording has %d: changes were not merged", got, recorded.Updates())
+	}
+	t.Logf("slow viewer: %d updates, %d bytes; the recording has %d updates", got, read, recorded.Updates())
+}
