@@ -57,7 +57,7 @@ func BenchmarkViewers(b *testing.B) {
 							return
 						}
 						c := dial(b, srv.addr, "/")
-						io.Copy(io.Discard, c.r)
+						io.Copy(io.Discard, c)
 					}()
 				}
 				done := make(chan struct{})
