@@ -16,8 +16,10 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
+	"github.com/wsproxy/wsproxy/cmd/internal/servetls"
 	"github.com/wsproxy/wsproxy/proxy"
 )
 
@@ -92,21 +94,14 @@ type rootCmd struct {
 	WrapMode        string  `env:"WSPROXY_WRAP_MODE" default:"exit" enum:"exit,ignore,respawn" group:"Process" help:"What to do when the wrapped command exits: exit, ignore or respawn."`
 	Libserver       bool    `env:"WSPROXY_LIBSERVER" group:"Process" help:"Accepted for websockify's command lines and ignored: wsproxy has a single server engine."`
 
-	Cert           string  `env:"WSPROXY_CERT" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificate chain for wss://, with the key unless --key is given. Default: self.pem, when that file exists."`
-	Key            string  `env:"WSPROXY_KEY" type:"path" placeholder:"FILE" group:"TLS" help:"PEM private key, if not in --cert."`
-	KeyPassword    string  `env:"WSPROXY_KEY_PASSWORD" secret:"" placeholder:"PASSWORD" group:"TLS" help:"Password of an encrypted key (PKCS #8 or OpenSSL's legacy PEM encryption). Prefer the environment variable: the command line is visible to other users."`
-	CertReload     seconds `env:"WSPROXY_CERT_RELOAD" default:"5" placeholder:"SECONDS" group:"TLS" help:"How often to check --cert and --key for changes and reload them. 0 means only on SIGHUP. Default: 5."`
-	SSLOnly        bool    `env:"WSPROXY_SSL_ONLY" group:"TLS" help:"Refuse connections that are not TLS (wss://)."`
-	SSLTarget      bool    `env:"WSPROXY_SSL_TARGET" group:"TLS" help:"Connect to the target with TLS, verifying its certificate against the system's roots and the target's host name."`
-	VerifyClient   bool    `env:"WSPROXY_VERIFY_CLIENT" group:"TLS" help:"Require TLS clients to present a certificate signed by an authority of --cafile."`
-	CAFile         string  `name:"cafile" env:"WSPROXY_CAFILE" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificates of the authorities trusted to sign client certificates (with --verify-client). Default: the system's roots."`
-	SSLVersion     string  `env:"WSPROXY_SSL_VERSION" default:"default" enum:"default,tlsv1_1,tlsv1_2,tlsv1_3" group:"TLS" help:"Minimum TLS version: default (TLS 1.2), tlsv1_1, tlsv1_2 or tlsv1_3."`
-	SSLCiphers     string  `env:"WSPROXY_SSL_CIPHERS" placeholder:"LIST" group:"TLS" help:"Cipher suites allowed up to TLS 1.2, as OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names, separated by colons. OpenSSL keywords (HIGH, !aNULL) are refused. TLS 1.3 suites are not configurable."`
-	UnixTarget     string  `env:"WSPROXY_UNIX_TARGET" type:"path" placeholder:"FILE" group:"Sockets" help:"Relay to the unix socket FILE instead of a TCP target."`
-	UnixListen     string  `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port. A stale socket at FILE (nobody listening) is replaced; a live one, or any other file, is an error and is left as it is. The socket is removed at exit."`
-	UnixListenMode string  `env:"WSPROXY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Sockets" help:"Permissions of the --unix-listen socket, in octal. Default: 0600."`
-	Inetd          bool    `env:"WSPROXY_INETD" group:"Sockets" help:"Serve the socket on standard input, from inetd or systemd: a listening socket is served until exit, a connected socket until it closes."`
-	PreferIPv6     bool    `name:"prefer-ipv6" short:"6" env:"WSPROXY_PREFER_IPV6" group:"Sockets" help:"Listen on the IPv6 address when source_addr has IPv4 and IPv6 addresses."`
+	servetls.Flags `embed:"" envprefix:"WSPROXY_"`
+
+	SSLTarget      bool   `env:"WSPROXY_SSL_TARGET" group:"TLS" help:"Connect to the target with TLS, verifying its certificate against the system's roots and the target's host name."`
+	UnixTarget     string `env:"WSPROXY_UNIX_TARGET" type:"path" placeholder:"FILE" group:"Sockets" help:"Relay to the unix socket FILE instead of a TCP target."`
+	UnixListen     string `env:"WSPROXY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Sockets" help:"Listen on the unix socket FILE instead of a TCP port. A stale socket at FILE (nobody listening) is replaced; a live one, or any other file, is an error and is left as it is. The socket is removed at exit."`
+	UnixListenMode string `env:"WSPROXY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Sockets" help:"Permissions of the --unix-listen socket, in octal. Default: 0600."`
+	Inetd          bool   `env:"WSPROXY_INETD" group:"Sockets" help:"Serve the socket on standard input, from inetd or systemd: a listening socket is served until exit, a connected socket until it closes."`
+	PreferIPv6     bool   `name:"prefer-ipv6" short:"6" env:"WSPROXY_PREFER_IPV6" group:"Sockets" help:"Listen on the IPv6 address when source_addr has IPv4 and IPv6 addresses."`
 
 	Web      string `env:"WSPROXY_WEB" type:"existingdir" placeholder:"DIR" group:"Web" help:"Serve the files under DIR on the same port (GET and HEAD). Nothing outside DIR is served, symbolic links included; named pipes, sockets and devices are refused (403), never opened."`
 	FileOnly bool   `env:"WSPROXY_FILE_ONLY" group:"Web" help:"With --web, answer 404 for a directory without index.html instead of listing it."`
@@ -192,7 +187,7 @@ func (c *rootCmd) Validate() error {
 	if _, err := c.unixListenMode(); err != nil {
 		return err
 	}
-	if _, err := parseCiphers(c.SSLCiphers); err != nil {
+	if err := c.Flags.Check(); err != nil {
 		return err
 	}
 	if c.Syslog != "" {
@@ -263,7 +258,7 @@ func (c *rootCmd) unixListenMode() (os.FileMode, error) {
 func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	// What can fail on the command line's account fails here, before a
 	// daemon leaves the terminal.
-	tlsConfig, certs, err := c.tlsConfig()
+	tlsConfig, certs, err := c.Flags.Config()
 	if err != nil {
 		return err
 	}
@@ -295,19 +290,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	defer c.sd.notify.Close()
 
 	// Certificate reloads, and SIGHUP, until Run returns.
-	bg, stopBG := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopBG()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	if certs != nil {
-		certs.log = log
-		wg.Go(func() { certs.watch(bg, time.Duration(c.CertReload), hup) })
-	} else {
-		wg.Go(func() { ignoreHUP(bg, hup, log) })
-	}
+	defer servetls.Watch(ctx, certs, time.Duration(c.CertReload), log)()
 
 	// Everything else that can fail does before the listener opens, so
 	// that a refused start never has a port open for a moment.
@@ -427,19 +410,6 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	c.metrics.AddServer(srv.Stats)
 	return c.serve(ctx, srv, ln, conns, once, wrap, log)
-}
-
-// ignoreHUP logs the SIGHUPs that come without a certificate to reload
-// (websockify would die of them), until ctx is done.
-func ignoreHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
-	for {
-		select {
-		case <-hup:
-			log.Info("SIGHUP: no certificate to reload")
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // serve runs srv on ln until a signal (ctx), --timeout, --idle-timeout,
@@ -599,8 +569,8 @@ func (c *rootCmd) warnIgnored(log *slog.Logger) {
 	if c.FileOnly && c.Web == "" {
 		log.Warn("--file-only has no effect without --web")
 	}
-	if c.CAFile != "" && !c.VerifyClient {
-		log.Warn("--cafile has no effect without --verify-client")
+	for _, w := range c.Flags.Warnings() {
+		log.Warn(w)
 	}
 	if c.UnixListenMode != "0600" && c.UnixListen == "" {
 		log.Warn("--unix-listen-mode has no effect without --unix-listen")
@@ -616,28 +586,5 @@ func orNoLimit(s seconds) time.Duration {
 	return time.Duration(s)
 }
 
-// seconds is a duration option, given in seconds as websockify takes them
-// ("30", or "0.5"), or as a Go duration ("500ms", "2m").
-type seconds time.Duration
-
-// MarshalText writes s as a Go duration ("5s", "500ms"), which
-// UnmarshalText reads back exactly; --print-config uses it.
-func (s seconds) MarshalText() ([]byte, error) { return []byte(time.Duration(s).String()), nil }
-
-// UnmarshalText parses a number of seconds or a Go duration.
-func (s *seconds) UnmarshalText(b []byte) error {
-	text := string(b)
-	if f, err := strconv.ParseFloat(text, 64); err == nil {
-		if !(f >= 0 && f <= float64(1<<63-1)/float64(time.Second)) {
-			return fmt.Errorf("%q: want a number of seconds >= 0", text)
-		}
-		*s = seconds(f * float64(time.Second))
-		return nil
-	}
-	d, err := time.ParseDuration(text)
-	if err != nil || d < 0 {
-		return fmt.Errorf("%q: want a number of seconds (30, 0.5) or a duration (500ms, 2m)", text)
-	}
-	*s = seconds(d)
-	return nil
-}
+// seconds is a duration option (cli.Seconds).
+type seconds = cli.Seconds

@@ -56,12 +56,12 @@ func TestRun(t *testing.T) {
 		{Name: "ErrIdleLimit", Args: []string{"--idle-limit=-2", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{`wsreplay: error: --idle-limit "-2": want a number of seconds >= 0`}},
 		{Name: "ErrPace", Args: []string{"--pace", "fast", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{`wsreplay: error: --pace must be one of "time","client" but got "fast"`}},
 		{Name: "ErrEnd", Args: []string{"--end", "never", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{`wsreplay: error: --end must be one of "close","hold" but got "never"`}},
-		{Name: "ErrSSLOnly", Args: []string{"--ssl-only", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --ssl-only needs a certificate: give --cert FILE"}},
-		{Name: "ErrKey", Args: []string{"--key", "k.pem", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --key needs --cert"}},
+		{Name: "ErrSSLOnly", Args: []string{"--ssl-only", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --ssl-only needs a certificate: give --cert FILE (self.pem not found)"}},
+		{Name: "ErrKey", Args: []string{"--key", "k.pem", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --key needs a certificate: give --cert FILE (self.pem not found)"}},
 		{Name: "ErrUnixListenMode", Args: []string{"--unix-listen", "s.sock", "--unix-listen-mode", "rw", rec}, WantCode: cli.ExitUsage, WantStderr: []string{`wsreplay: error: --unix-listen-mode: "rw" is not an octal file mode such as 0600`}},
 		{Name: "ErrNotRecording", Args: []string{"127.0.0.1:0", notRec}, WantCode: cli.ExitFailure, WantErr: recfile.ErrUnknownFormat, WantStderr: []string{"wsreplay: error: replay: " + notRec + ": recfile: not a recording (neither wsrec nor websockify)\n"}},
 		{Name: "ErrNotExist", Args: []string{"127.0.0.1:0", filepath.Join(dir, "missing.wsrec")}, WantCode: cli.ExitFailure, WantErr: os.ErrNotExist, WantStderr: []string{"wsreplay: error: replay: stat " + filepath.Join(dir, "missing.wsrec") + ": no such file or directory\n"}},
-		{Name: "ErrCert", Args: []string{"--cert", notRec, "127.0.0.1:0", rec}, WantCode: cli.ExitFailure, WantStderr: []string{"wsreplay: error: --cert " + notRec + ", --key " + notRec + ": tls: failed to find any PEM data in certificate input\n"}},
+		{Name: "ErrCert", Args: []string{"--cert", notRec, "127.0.0.1:0", rec}, WantCode: cli.ExitFailure, WantStderr: []string{"wsreplay: error: cert " + notRec + ": no PEM private key found\n"}},
 		{Name: "ErrListen", Args: []string{"256.0.0.1:0", rec}, WantCode: cli.ExitFailure, WantStderr: []string{"wsreplay: error: listen: listen tcp: lookup 256.0.0.1"}},
 	}
 	clitest.RunCases(t, run, tests)

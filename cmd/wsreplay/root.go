@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
+	"github.com/wsproxy/wsproxy/cmd/internal/servetls"
 )
 
 const description = `
@@ -98,9 +99,7 @@ type rootCmd struct {
 	Identity  []string `short:"i" type:"path" env:"WSREPLAY_IDENTITY" placeholder:"FILE" help:"age identity file (as age-keygen writes it) that opens encrypted recordings; repeatable. An encrypted recording cannot be played without one."`
 	LogFormat string   `env:"WSREPLAY_LOG_FORMAT" default:"text" enum:"text,json" group:"Logging" help:"Format of the log lines: text (key=value) or json (one object per line, for log shippers)."`
 
-	Cert    string `env:"WSREPLAY_CERT" type:"path" placeholder:"FILE" group:"Listener" help:"PEM certificate chain for wss://, with the key unless --key is given."`
-	Key     string `env:"WSREPLAY_KEY" type:"path" placeholder:"FILE" group:"Listener" help:"PEM private key, if not in --cert."`
-	SSLOnly bool   `env:"WSREPLAY_SSL_ONLY" group:"Listener" help:"Refuse connections that are not TLS (wss://)."`
+	servetls.Flags `embed:"" envprefix:"WSREPLAY_"`
 
 	UnixListen     string `env:"WSREPLAY_UNIX_LISTEN" type:"path" placeholder:"FILE" group:"Listener" help:"Listen on the unix socket FILE instead of a TCP port. A stale socket at FILE (nobody listening) is replaced; a live one, or any other file, is an error and is left as it is. The socket is removed at exit."`
 	UnixListenMode string `env:"WSREPLAY_UNIX_LISTEN_MODE" default:"0600" placeholder:"MODE" group:"Listener" help:"Permissions of the --unix-listen socket, in octal."`
@@ -137,11 +136,8 @@ func (c *rootCmd) Validate() error {
 	if _, err := listen.ParseMode(c.UnixListenMode); err != nil {
 		return fmt.Errorf("--unix-listen-mode: %w", err)
 	}
-	if c.SSLOnly && c.Cert == "" {
-		return errors.New("--ssl-only needs a certificate: give --cert FILE")
-	}
-	if c.Key != "" && c.Cert == "" {
-		return errors.New("--key needs --cert")
+	if err := c.Flags.Check(); err != nil {
+		return err
 	}
 	c.playback = replay.Options{}
 	for _, o := range []struct{ name, value string }{
@@ -190,12 +186,14 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	defer closeLog()
 	c.sd.notify = listen.NewNotifier(log)
 	defer c.sd.notify.Close()
-	var tlsConfig *tls.Config
-	if c.Cert != "" {
-		if tlsConfig, err = loadTLS(c.Cert, c.Key); err != nil {
-			return err
-		}
+	for _, w := range c.Flags.Warnings() {
+		log.Warn(w)
 	}
+	tlsConfig, certs, err := c.Flags.Config()
+	if err != nil {
+		return err
+	}
+	defer servetls.Watch(ctx, certs, time.Duration(c.CertReload), log)()
 	opts := replay.ServerOptions{
 		Proxy: proxy.ServerOptions{
 			TLSConfig:  tlsConfig,
@@ -303,24 +301,4 @@ func (c *rootCmd) listen(ctx context.Context, log *slog.Logger) (ln net.Listener
 		return nil, nil, err
 	}
 	return ln, func() {}, nil
-}
-
-// loadTLS returns the TLS configuration of --cert and --key.
-func loadTLS(certFile, keyFile string) (*tls.Config, error) {
-	if keyFile == "" {
-		keyFile = certFile
-	}
-	certPEM, err := regfile.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("--cert: %w", err)
-	}
-	keyPEM, err := regfile.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("--key: %w", err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("--cert %s, --key %s: %w", certFile, keyFile, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -291,4 +292,47 @@ func TestServeUnixExisting(t *testing.T) {
 			t.Errorf("the socket is left after exit: %v", err)
 		}
 	})
+}
+
+// TestServeCertReload: wsreplay reloads --cert when the file changes, as
+// wsproxy does (servetls), without a restart.
+func TestServeCertReload(t *testing.T) {
+	t.Parallel()
+	rec := writeRecording(t, t.TempDir(), "a.wsrec")
+	ca := wstest.NewCert(t)
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	install := func(serial int64) {
+		t.Helper()
+		b, err := os.ReadFile(ca.Issue(t, serial, false).PEMFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Renamed into place, as certbot does.
+		if err := os.WriteFile(certFile+".tmp", b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(certFile+".tmp", certFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cmd *command
+	served := func() int64 {
+		t.Helper()
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: waitTimeout}, "tcp", cmd.addr, ca.ClientConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	install(20)
+	cmd = start(t, "--cert", certFile, "--cert-reload", "50ms", "127.0.0.1:0", rec)
+	if got := served(); got != 20 {
+		t.Fatalf("got serial %d, want 20", got)
+	}
+	install(21)
+	cmd.stderr.Wait(t, regexp.MustCompile(`msg="certificate reloaded" why="files changed" .* serial=21`))
+	if got := served(); got != 21 {
+		t.Errorf("got serial %d after the reload, want 21", got)
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package servetls
 
 import (
 	"bytes"
@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/youmark/pkcs8"
@@ -20,7 +22,7 @@ import (
 	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
-// certLoader holds the certificate of --cert and --key and reloads it,
+// Loader holds the certificate of --cert and --key and reloads it,
 // without a restart, when the files change or on SIGHUP (websockify loads
 // them once: its issues 374 and 554). A certificate that fails to load
 // leaves the current one in place, with an error in the log; so does a
@@ -36,10 +38,10 @@ import (
 //
 // GetCertificate is safe for concurrent use; load and watch are not called
 // concurrently.
-type certLoader struct {
+type Loader struct {
 	certFile, keyFile string // keyFile empty: the key is in certFile
 	password          []byte
-	log               *slog.Logger // set before watch
+	log               *slog.Logger // set by Watch
 
 	cert  atomic.Pointer[tls.Certificate]
 	mu    sync.Mutex
@@ -47,12 +49,12 @@ type certLoader struct {
 }
 
 // GetCertificate returns the current certificate.
-func (l *certLoader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (l *Loader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return l.cert.Load(), nil
 }
 
 // load loads the certificate and key from the files.
-func (l *certLoader) load() error {
+func (l *Loader) load() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stamp = l.stat()
@@ -78,7 +80,7 @@ func (l *certLoader) load() error {
 }
 
 // stat returns the status of the files, nil for those it cannot get.
-func (l *certLoader) stat() [2]os.FileInfo {
+func (l *Loader) stat() [2]os.FileInfo {
 	var st [2]os.FileInfo
 	st[0], _ = os.Stat(l.certFile)
 	if l.keyFile != "" {
@@ -88,7 +90,7 @@ func (l *certLoader) stat() [2]os.FileInfo {
 }
 
 // changed reports whether the files changed since they were last loaded.
-func (l *certLoader) changed() bool {
+func (l *Loader) changed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.stat()
@@ -107,7 +109,7 @@ func (l *certLoader) changed() bool {
 
 // reload loads the files again, keeping the current certificate if that
 // fails, and logs the outcome.
-func (l *certLoader) reload(why string) {
+func (l *Loader) reload(why string) {
 	if err := l.load(); err != nil {
 		l.log.Error("certificate not reloaded: keeping the current one", "why", why, "err", err)
 		return
@@ -122,7 +124,7 @@ func (l *certLoader) reload(why string) {
 // watch reloads the certificate when the files change (checked every
 // interval; never if interval is 0) and on each value from hup, until ctx
 // is done.
-func (l *certLoader) watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
+func (l *Loader) watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
 	var tick <-chan time.Time
 	if interval > 0 {
 		t := time.NewTicker(interval)
@@ -195,6 +197,45 @@ func privateKeyBlock(data []byte) (*pem.Block, error) {
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
 			return nil, errors.New("no PEM private key found")
+		}
+	}
+}
+
+// Watch catches SIGHUP and, until stop is called, reloads l's certificate
+// when its files change (checked every interval; never if interval is 0)
+// and on each SIGHUP. With a nil l it only logs each SIGHUP, which would
+// otherwise end the process (websockify dies of one). stop ends the watch
+// and waits for it.
+func Watch(ctx context.Context, l *Loader, interval time.Duration, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if l == nil {
+			ignoreHUP(ctx, hup, log)
+			return
+		}
+		l.log = log
+		l.watch(ctx, interval, hup)
+	}()
+	return func() {
+		cancel()
+		<-done
+		signal.Stop(hup)
+	}
+}
+
+// ignoreHUP logs the SIGHUPs that come without a certificate to reload,
+// until ctx is done.
+func ignoreHUP(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
+	for {
+		select {
+		case <-hup:
+			log.Info("SIGHUP: no certificate to reload")
+		case <-ctx.Done():
+			return
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package servetls
 
 import (
 	"crypto/tls"
@@ -11,54 +11,81 @@ import (
 	"github.com/wsproxy/wsproxy/internal/regfile"
 )
 
-// defaultCert is websockify's default --cert: used when it exists.
-const defaultCert = "self.pem"
+// DefaultCert is websockify's default --cert: used when it exists in the
+// working directory.
+const DefaultCert = "self.pem"
 
-// tlsConfig returns the TLS configuration of the listener, and the loader
+// Flags are the TLS options of a server command. A command embeds them
+// with its environment variables' prefix:
+//
+//	servetls.Flags `embed:"" envprefix:"WSPROXY_"`
+type Flags struct {
+	Cert         string      `env:"CERT" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificate chain for wss://, with the key unless --key is given. Default: self.pem, when that file exists."`
+	Key          string      `env:"KEY" type:"path" placeholder:"FILE" group:"TLS" help:"PEM private key, if not in --cert."`
+	KeyPassword  string      `env:"KEY_PASSWORD" secret:"" placeholder:"PASSWORD" group:"TLS" help:"Password of an encrypted key (PKCS #8 or OpenSSL's legacy PEM encryption). Prefer the environment variable: the command line is visible to other users."`
+	CertReload   cli.Seconds `env:"CERT_RELOAD" default:"5" placeholder:"SECONDS" group:"TLS" help:"How often to check --cert and --key for changes and reload them. 0 means only on SIGHUP. Default: 5."`
+	SSLOnly      bool        `env:"SSL_ONLY" group:"TLS" help:"Refuse connections that are not TLS (wss://)."`
+	VerifyClient bool        `env:"VERIFY_CLIENT" group:"TLS" help:"Require TLS clients to present a certificate signed by an authority of --cafile."`
+	CAFile       string      `name:"cafile" env:"CAFILE" type:"path" placeholder:"FILE" group:"TLS" help:"PEM certificates of the authorities trusted to sign client certificates (with --verify-client). Default: the system's roots."`
+	SSLVersion   string      `env:"SSL_VERSION" default:"default" enum:"default,tlsv1_1,tlsv1_2,tlsv1_3" group:"TLS" help:"Minimum TLS version: default (TLS 1.2), tlsv1_1, tlsv1_2 or tlsv1_3."`
+	SSLCiphers   string      `env:"SSL_CIPHERS" placeholder:"LIST" group:"TLS" help:"Cipher suites allowed up to TLS 1.2, as OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names, separated by colons. OpenSSL keywords (HIGH, !aNULL) are refused. TLS 1.3 suites are not configurable."`
+}
+
+// Config returns the TLS configuration of the listener, and the loader
 // that keeps its certificate current; both nil when there is no
 // certificate. It returns a usage error (cli.Usagef) for options that need
 // a certificate without one.
-func (c *rootCmd) tlsConfig() (*tls.Config, *certLoader, error) {
-	certFile := c.Cert
+func (f *Flags) Config() (*tls.Config, *Loader, error) {
+	certFile := f.Cert
 	if certFile == "" {
-		if _, err := os.Stat(defaultCert); err == nil {
-			certFile = defaultCert
+		if _, err := os.Stat(DefaultCert); err == nil {
+			certFile = DefaultCert
 		}
 	}
 	if certFile == "" {
 		var need string
 		switch {
-		case c.SSLOnly:
+		case f.SSLOnly:
 			need = "--ssl-only"
-		case c.VerifyClient:
+		case f.VerifyClient:
 			need = "--verify-client"
-		case c.Key != "":
+		case f.Key != "":
 			need = "--key"
 		}
 		if need != "" {
-			return nil, nil, cli.Usagef("%s needs a certificate: give --cert FILE (%s not found)", need, defaultCert)
+			return nil, nil, cli.Usagef("%s needs a certificate: give --cert FILE (%s not found)", need, DefaultCert)
 		}
 		return nil, nil, nil
 	}
-	certs := &certLoader{certFile: certFile, keyFile: c.Key, password: []byte(c.KeyPassword)}
+	certs := &Loader{certFile: certFile, keyFile: f.Key, password: []byte(f.KeyPassword)}
 	if err := certs.load(); err != nil {
 		return nil, nil, err
 	}
 	conf := &tls.Config{
 		GetCertificate: certs.GetCertificate,
-		MinVersion:     minTLSVersion[c.SSLVersion],
+		MinVersion:     minTLSVersion[f.SSLVersion],
 	}
 	var err error
-	if conf.CipherSuites, err = parseCiphers(c.SSLCiphers); err != nil {
+	if conf.CipherSuites, err = parseCiphers(f.SSLCiphers); err != nil {
 		return nil, nil, err
 	}
-	if c.VerifyClient {
+	if f.VerifyClient {
 		conf.ClientAuth = tls.RequireAndVerifyClientCert
-		if conf.ClientCAs, err = loadCAs(c.CAFile); err != nil {
+		if conf.ClientCAs, err = loadCAs(f.CAFile); err != nil {
 			return nil, nil, err
 		}
 	}
 	return conf, certs, nil
+}
+
+// Warnings returns what the options ask that has no effect, one message
+// each, for the command's log.
+func (f *Flags) Warnings() []string {
+	var w []string
+	if f.CAFile != "" && !f.VerifyClient {
+		w = append(w, "--cafile has no effect without --verify-client")
+	}
+	return w
 }
 
 // minTLSVersion maps --ssl-version to tls.Config.MinVersion; "default" is
@@ -118,7 +145,7 @@ func parseCiphers(list string) ([]uint16, error) {
 		case ok:
 			ids = append(ids, id)
 		case strings.ContainsAny(name[:1], "!-+@") || strings.ToUpper(name) == name && !strings.Contains(name, "-"):
-			return nil, cli.Usagef("--ssl-ciphers: %q is an OpenSSL keyword or operator, which wsproxy does not evaluate: list cipher names such as ECDHE-RSA-AES128-GCM-SHA256, or leave --ssl-ciphers out for Go's secure defaults", name)
+			return nil, cli.Usagef("--ssl-ciphers: %q is an OpenSSL keyword or operator, which is not evaluated here: list cipher names such as ECDHE-RSA-AES128-GCM-SHA256, or leave --ssl-ciphers out for Go's secure defaults", name)
 		default:
 			return nil, cli.Usagef("--ssl-ciphers: unknown cipher %q (Go implements: %s)", name, strings.Join(knownCiphers(), " "))
 		}
@@ -184,4 +211,11 @@ var openSSLCiphers = map[string]uint16{
 	"TLS_AES_128_GCM_SHA256":        tls.TLS_AES_128_GCM_SHA256,
 	"TLS_AES_256_GCM_SHA384":        tls.TLS_AES_256_GCM_SHA384,
 	"TLS_CHACHA20_POLY1305_SHA256":  tls.TLS_CHACHA20_POLY1305_SHA256,
+}
+
+// Check reports an option that is wrong in itself (a cipher list that
+// cannot be used), before anything starts.
+func (f *Flags) Check() error {
+	_, err := parseCiphers(f.SSLCiphers)
+	return err
 }
