@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 )
 
 // Addresses as websockify reads them (websocketproxy.py, websockify_init):

@@ -139,7 +139,7 @@ type rootCmd struct {
 	// args are the arguments run was given, for a daemon to start itself.
 	args []string
 	// sd is systemd's socket activation and notification (systemd.go).
-	sd systemdState
+	sd listen.Systemd
 }
 
 // Validate checks the command line as a whole: which positional arguments
@@ -286,8 +286,8 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	defer closeLog()
 	c.warnIgnored(log)
-	c.sd.notify = listen.NewNotifier(log)
-	defer c.sd.notify.Close()
+	c.sd.Notify = listen.NewNotifier(log)
+	defer c.sd.Notify.Close()
 
 	// Certificate reloads, and SIGHUP, until Run returns.
 	defer servetls.Watch(ctx, certs, time.Duration(c.CertReload), log)()

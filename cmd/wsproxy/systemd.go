@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,34 +17,28 @@ import (
 // the .socket unit. With Type=notify, wsproxy reports READY=1 once it
 // listens and STOPPING=1 when it begins to shut down (sd_notify(3)).
 
-// systemdState is what wsproxy keeps of systemd's environment.
-type systemdState struct {
-	sockets listen.Activation
-	notify  *listen.Notifier // nil until Run makes it
-}
-
 // takeActivated takes the sockets of systemd's socket activation, once (it
 // unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, so that a wrapped
 // command does not inherit them), and refuses the options that cannot go
 // with them. Validate calls it: whether there are sockets decides what the
 // positional arguments are.
 func (c *rootCmd) takeActivated() error {
-	if !c.sd.sockets.Take() {
+	if !c.sd.Sockets.Take() {
 		return nil
 	}
 	switch {
 	case c.Inetd:
-		return errors.New("give --inetd or systemd's socket activation (LISTEN_FDS), not both")
+		return listen.NotBoth("--inetd", "")
 	case c.UnixListen != "":
-		return errors.New("give --unix-listen or systemd's socket activation (LISTEN_FDS), not both: the .socket unit's ListenStream= names the socket")
+		return listen.NotBoth("--unix-listen", "the .socket unit's ListenStream= names the socket")
 	case c.Daemon:
-		return errors.New("give --daemon or systemd's socket activation (LISTEN_FDS), not both: systemd runs the service")
+		return listen.NotBoth("--daemon", "systemd runs the service")
 	}
 	return nil
 }
 
 // activated reports whether systemd passed sockets to the process.
-func (c *rootCmd) activated() bool { return c.sd.sockets.Take() }
+func (c *rootCmd) activated() bool { return c.sd.Sockets.Take() }
 
 // openListener returns a listener on the sockets of socket activation, if
 // there are any, and otherwise opens the one the options name (listen).
@@ -54,7 +47,7 @@ func (c *rootCmd) openListener(ctx context.Context, conns *tracker, log *slog.Lo
 	if !c.activated() {
 		return c.listen(ctx, conns, log)
 	}
-	ln, err := c.sd.sockets.Listener(c.Source, log)
+	ln, err := c.sd.Sockets.Listener(c.Source, log)
 	if err != nil {
 		return nil, err
 	}
@@ -63,10 +56,10 @@ func (c *rootCmd) openListener(ctx context.Context, conns *tracker, log *slog.Lo
 
 // notifyReady tells systemd that wsproxy serves on ln.
 func (c *rootCmd) notifyReady(ln net.Listener) {
-	c.sd.notify.Ready("listening on " + ln.Addr().String())
+	c.sd.Notify.Ready("listening on " + ln.Addr().String())
 }
 
 // notifyStopping tells systemd that wsproxy shuts down, with sessions open.
 func (c *rootCmd) notifyStopping(sessions int) {
-	c.sd.notify.Stopping(fmt.Sprintf("shutting down, %d sessions open", sessions))
+	c.sd.Notify.Stopping(fmt.Sprintf("shutting down, %d sessions open", sessions))
 }

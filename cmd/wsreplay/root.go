@@ -109,7 +109,7 @@ type rootCmd struct {
 	metricsFlags `embed:""`
 
 	playback replay.Options `kong:"-"`
-	sd       systemdState   // systemd's socket activation and notification (systemd.go)
+	sd       listen.Systemd // systemd's socket activation and notification (systemd.go)
 }
 
 // Validate checks the command line as a whole.
@@ -184,8 +184,8 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		return err
 	}
 	defer closeLog()
-	c.sd.notify = listen.NewNotifier(log)
-	defer c.sd.notify.Close()
+	c.sd.Notify = listen.NewNotifier(log)
+	defer c.sd.Notify.Close()
 	for _, w := range c.Flags.Warnings() {
 		log.Warn(w)
 	}
@@ -261,7 +261,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			}
 		}()
 	}
-	c.sd.notify.Ready("listening on " + ln.Addr().String())
+	c.sd.Notify.Ready("listening on " + ln.Addr().String())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down on signal", "replays", srv.Active())
@@ -280,7 +280,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 // socket.
 func (c *rootCmd) listen(ctx context.Context, log *slog.Logger) (ln net.Listener, cleanup func(), err error) {
 	if c.activated() {
-		ln, err := c.sd.sockets.Listener(c.Source, log)
+		ln, err := c.sd.Sockets.Listener(c.Source, log)
 		return ln, func() {}, err
 	}
 	if c.UnixListen != "" {

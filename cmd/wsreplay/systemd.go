@@ -15,21 +15,15 @@ import (
 // name; otherwise it is a recording. With Type=notify, wsreplay reports
 // READY=1 once it listens and STOPPING=1 when it shuts down.
 
-// systemdState is what wsreplay keeps of systemd's environment.
-type systemdState struct {
-	sockets listen.Activation
-	notify  *listen.Notifier // nil until Run makes it
-}
-
 // takeActivated takes the sockets of systemd's socket activation, once,
 // and reads the positional arguments as socket activation has them: the
 // source is optional. Validate calls it first.
 func (c *rootCmd) takeActivated() error {
-	if !c.sd.sockets.Take() {
+	if !c.sd.Sockets.Take() {
 		return nil
 	}
 	if c.UnixListen != "" {
-		return errors.New("give --unix-listen or systemd's socket activation (LISTEN_FDS), not both: the .socket unit's ListenStream= names the socket")
+		return listen.NotBoth("--unix-listen", "the .socket unit's ListenStream= names the socket")
 	}
 	if c.Source != "" && !isSource(c.Source) {
 		c.Recordings = append([]string{c.Source}, c.Recordings...)
@@ -49,9 +43,9 @@ func isSource(arg string) bool {
 }
 
 // activated reports whether systemd passed sockets to the process.
-func (c *rootCmd) activated() bool { return c.sd.sockets.Take() }
+func (c *rootCmd) activated() bool { return c.sd.Sockets.Take() }
 
 // notifyStopping tells systemd that wsreplay shuts down, with replays open.
 func (c *rootCmd) notifyStopping(replays int) {
-	c.sd.notify.Stopping(fmt.Sprintf("shutting down, %d replays open", replays))
+	c.sd.Notify.Stopping(fmt.Sprintf("shutting down, %d replays open", replays))
 }

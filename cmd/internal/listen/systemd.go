@@ -339,3 +339,22 @@ func hasPort(lns []net.Listener, port int) bool {
 	}
 	return false
 }
+
+// Systemd is what a server command keeps of systemd's environment: the
+// sockets of socket activation (a .socket unit, or systemd-socket-activate),
+// served instead of binding its own, and the notifier of Type=notify. The
+// zero value has taken no sockets yet and has no notifier.
+type Systemd struct {
+	Sockets Activation
+	Notify  *Notifier // nil until the command's Run makes it
+}
+
+// NotBoth returns the usage error of an option that cannot go with socket
+// activation, with why (may be empty) after it.
+func NotBoth(option, why string) error {
+	msg := "give " + option + " or systemd's socket activation (LISTEN_FDS), not both"
+	if why != "" {
+		msg += ": " + why
+	}
+	return errors.New(msg)
+}
