@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
+	"github.com/wsproxy/wsproxy/internal/systemdtest"
 )
 
 // Tests of running under systemd, with the real binary: socket activation
@@ -24,7 +24,7 @@ import (
 // the shell's which exec keeps (or pid, when it is not "").
 func activatedCmd(t *testing.T, files []*os.File, names, pid string, args ...string) *exec.Cmd {
 	t.Helper()
-	return clitest.ActivatedCommand(wsproxyBinary(t), files, names, pid, args...)
+	return systemdtest.ActivatedCommand(wsproxyBinary(t), files, names, pid, args...)
 }
 
 // startActivated starts cmd and waits until it listens, as startBinary
@@ -77,7 +77,7 @@ func TestSocketActivation(t *testing.T) {
 			var files []*os.File
 			var addrs, names []string
 			for i := range tt.sockets {
-				f, addr := clitest.ListenerFile(t)
+				f, addr := systemdtest.ListenerFile(t)
 				files, addrs = append(files, f), append(addrs, addr)
 				names = append(names, []string{"wsproxy", "other"}[i])
 			}
@@ -106,7 +106,7 @@ func TestSocketActivationOtherPID(t *testing.T) {
 	t.Parallel()
 	// Variables inherited from an activated parent are not for wsproxy: it
 	// binds its source.
-	f, addr := clitest.ListenerFile(t)
+	f, addr := systemdtest.ListenerFile(t)
 	p := startActivated(t, activatedCmd(t, []*os.File{f}, "wsproxy", "1", "127.0.0.1:0", startEcho(t, "tcp", nil)))
 	if p.addr == addr {
 		t.Fatalf("listening on the socket for pid 1, %s", addr)
@@ -120,7 +120,7 @@ func TestSocketActivationOtherPID(t *testing.T) {
 func TestSocketActivationWrap(t *testing.T) {
 	t.Parallel()
 	// The wrapped command inherits neither the variables nor the sockets.
-	f, addr := clitest.ListenerFile(t)
+	f, addr := systemdtest.ListenerFile(t)
 	envFile := filepath.Join(t.TempDir(), "env")
 	fdsFile := filepath.Join(t.TempDir(), "fds")
 	script := `env > "$0.tmp" && mv "$0.tmp" "$0"; ls -l /proc/$$/fd > "$1.tmp" && mv "$1.tmp" "$1"`
@@ -175,7 +175,7 @@ func TestSocketActivationErrors(t *testing.T) {
 		t.Cleanup(func() { f.Close() })
 		return f
 	}
-	listening := func(t *testing.T) *os.File { f, _ := clitest.ListenerFile(t); return f }
+	listening := func(t *testing.T) *os.File { f, _ := systemdtest.ListenerFile(t); return f }
 	tests := []struct {
 		name     string
 		file     func(*testing.T) *os.File
@@ -205,12 +205,12 @@ func TestSocketActivationErrors(t *testing.T) {
 
 func TestNotify(t *testing.T) {
 	t.Parallel()
-	path, got := clitest.NotifySocket(t)
+	path, got := systemdtest.NotifySocket(t)
 	notify := func(cmd *exec.Cmd) {
 		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+path, "WATCHDOG_USEC=100000")
 	}
 	p := startBinary(t, notify, "--shutdown-timeout", "0", "127.0.0.1:0", startEcho(t, "tcp", nil))
-	if s, want := clitest.NextNotification(t, got), "READY=1\nSTATUS=listening on "+p.addr; s != want {
+	if s, want := systemdtest.NextNotification(t, got), "READY=1\nSTATUS=listening on "+p.addr; s != want {
 		t.Errorf("got %q, want %q", s, want)
 	}
 	select {
@@ -224,7 +224,7 @@ func TestNotify(t *testing.T) {
 	c := mustDialWS(t, "ws://"+p.addr+"/", nil)
 	assertEcho(t, c, "x")
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if s, want := clitest.NextNotification(t, got), "STOPPING=1\nSTATUS=shutting down, 1 sessions open"; s != want {
+	if s, want := systemdtest.NextNotification(t, got), "STOPPING=1\nSTATUS=shutting down, 1 sessions open"; s != want {
 		t.Errorf("got %q, want %q", s, want)
 	}
 	if code := p.wait(t); code != 0 {

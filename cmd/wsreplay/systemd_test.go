@@ -12,7 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
+	"github.com/wsproxy/wsproxy/internal/systemdtest"
 	"github.com/wsproxy/wsproxy/internal/wstest"
 )
 
@@ -43,12 +43,12 @@ func TestSystemd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, addr := clitest.ListenerFile(t)
-			notifyPath, notified := clitest.NotifySocket(t)
+			f, addr := systemdtest.ListenerFile(t)
+			notifyPath, notified := systemdtest.NotifySocket(t)
 
 			// As systemd does: the socket on fd 3, LISTEN_PID the pid that
 			// the shell's exec keeps.
-			cmd := clitest.ActivatedCommand(bin, []*os.File{f}, "wsreplay", "", tt.args...)
+			cmd := systemdtest.ActivatedCommand(bin, []*os.File{f}, "wsreplay", "", tt.args...)
 			cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+notifyPath)
 			stderr := new(wstest.LogBuffer)
 			cmd.Stderr = stderr
@@ -92,7 +92,7 @@ func TestSystemd(t *testing.T) {
 
 func expectNotification(t *testing.T, got <-chan string, want string) {
 	t.Helper()
-	if s := clitest.NextNotification(t, got); s != want {
+	if s := systemdtest.NextNotification(t, got); s != want {
 		t.Errorf("got notification %q, want %q", s, want)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsproxy/wsproxy/examples/internal/wsproxytest"
+	"github.com/wsproxy/wsproxy/internal/systemdtest"
 	"github.com/wsproxy/wsproxy/internal/vnctest"
 	"github.com/wsproxy/wsproxy/internal/wstest"
 )
@@ -108,48 +108,6 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// notifySocket listens on a unix datagram socket, as systemd does for
-// NOTIFY_SOCKET, and returns its path and the datagrams it receives.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := pc.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return path, got
-}
-
-// nextNotification returns the next datagram other than WATCHDOG=1.
-func nextNotification(t *testing.T, got <-chan string) string {
-	t.Helper()
-	timeout := time.After(wsproxytest.Timeout)
-	for {
-		select {
-		case s := <-got:
-			if s != "WATCHDOG=1" {
-				return s
-			}
-		case <-timeout:
-			t.Fatal("no notification")
-		}
-	}
-}
-
 // TestService runs wsproxy.service's command line as systemd would run it
 // with wsproxy.socket: the socket on fd 3 (a port of 127.0.0.1 instead of
 // 6080), NOTIFY_SOCKET, and /var/lib/wsproxy in a temporary directory.
@@ -170,21 +128,10 @@ func TestService(t *testing.T) {
 		args[i] = strings.ReplaceAll(a, "/var/lib/wsproxy", state)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	notifyPath, notified := notifySocket(t)
-	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`}, args...)...)
-	cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES="+name, "NOTIFY_SOCKET="+notifyPath)
-	cmd.ExtraFiles = []*os.File{f}
+	f, addr := systemdtest.ListenerFile(t)
+	notifyPath, notified := systemdtest.NotifySocket(t)
+	cmd := systemdtest.ActivatedCommand(args[0], []*os.File{f}, name, "", args[1:]...)
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+notifyPath)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -204,7 +151,7 @@ func TestService(t *testing.T) {
 		}
 	})
 
-	if got, want := nextNotification(t, notified), "READY=1\nSTATUS=listening on "+addr; got != want {
+	if got, want := systemdtest.NextNotification(t, notified), "READY=1\nSTATUS=listening on "+addr; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), wsproxytest.Timeout)
@@ -223,7 +170,7 @@ func TestService(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
-	if got, want := nextNotification(t, notified), "STOPPING=1\nSTATUS=shutting down, 1 sessions open"; got != want {
+	if got, want := systemdtest.NextNotification(t, notified), "STOPPING=1\nSTATUS=shutting down, 1 sessions open"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	c.Close()

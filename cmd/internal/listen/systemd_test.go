@@ -18,9 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsproxy/wsproxy/internal/systemdtest"
 	"go.uber.org/goleak"
-
-	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
 )
 
 const waitTimeout = 10 * time.Second
@@ -85,7 +84,7 @@ func activatedHelper() int {
 // helper's report; the helper waits for a connection on each listener.
 func activate(t *testing.T, files []*os.File, names, pid string) (helperReport, *exec.Cmd) {
 	t.Helper()
-	cmd := clitest.ActivatedCommand(os.Args[0], files, names, pid, "-test.run=^$")
+	cmd := systemdtest.ActivatedCommand(os.Args[0], files, names, pid, "-test.run=^$")
 	cmd.Env = append(cmd.Env, helperEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -137,8 +136,8 @@ func TestActivated(t *testing.T) {
 	t.Parallel()
 	t.Run("Named", func(t *testing.T) {
 		t.Parallel()
-		f1, addr1 := clitest.ListenerFile(t)
-		f2, addr2 := clitest.ListenerFile(t)
+		f1, addr1 := systemdtest.ListenerFile(t)
+		f2, addr2 := systemdtest.ListenerFile(t)
 		r, _ := activate(t, []*os.File{f1, f2}, "web:admin", "")
 		if want := []string{"web", "admin"}; !slices.Equal(r.Names, want) {
 			t.Errorf("got names %q, want %q", r.Names, want)
@@ -161,7 +160,7 @@ func TestActivated(t *testing.T) {
 	})
 	t.Run("Unnamed", func(t *testing.T) {
 		t.Parallel()
-		f, addr := clitest.ListenerFile(t)
+		f, addr := systemdtest.ListenerFile(t)
 		r, _ := activate(t, []*os.File{f}, "", "")
 		if want := []string{"LISTEN_FD_3"}; !slices.Equal(r.Names, want) {
 			t.Errorf("got names %q, want %q", r.Names, want)
@@ -173,7 +172,7 @@ func TestActivated(t *testing.T) {
 	t.Run("OtherPID", func(t *testing.T) {
 		t.Parallel()
 		// Variables inherited from an activated parent: not for this process.
-		f, _ := clitest.ListenerFile(t)
+		f, _ := systemdtest.ListenerFile(t)
 		r, _ := activate(t, []*os.File{f}, "web", "1")
 		if len(r.Names) != 0 || len(r.Addrs) != 0 {
 			t.Errorf("got names %q, addresses %q, want none", r.Names, r.Addrs)
@@ -224,7 +223,7 @@ func connectedPair(t *testing.T) (client, server *os.File) {
 
 func TestListeners(t *testing.T) {
 	t.Parallel()
-	tcp := func(t *testing.T) *os.File { f, _ := clitest.ListenerFile(t); return f }
+	tcp := func(t *testing.T) *os.File { f, _ := systemdtest.ListenerFile(t); return f }
 	unix := func(t *testing.T) *os.File {
 		ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
 		if err != nil {
@@ -450,7 +449,7 @@ func expectDatagram(t *testing.T, got <-chan string, want string) {
 // and are not parallel.
 
 func TestNotifier(t *testing.T) {
-	path, got := clitest.NotifySocket(t)
+	path, got := systemdtest.NotifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", path)
 	t.Setenv("WATCHDOG_USEC", "20000") // every 10ms
 	var logs bytes.Buffer

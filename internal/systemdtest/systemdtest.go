@@ -1,4 +1,7 @@
-package clitest
+// Package systemdtest helps tests of programs run by systemd: socket
+// activation (sd_listen_fds(3)) and readiness notification (sd_notify(3)),
+// without systemd. The commands' tests and examples/systemd use it.
+package systemdtest
 
 import (
 	"fmt"
@@ -9,9 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// Helpers for tests of running under systemd: socket activation
-// (sd_listen_fds(3)) and readiness notification (sd_notify(3)).
 
 // ListenerFile returns a duplicate of a new TCP listener's socket on
 // 127.0.0.1, to be passed to a process as systemd passes it, and the
