@@ -79,23 +79,11 @@ func (c *convertCmd) Validate() error {
 }
 
 func (c *convertCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	var key ed25519.PrivateKey
-	if c.SignKey != "" {
-		k, err := cli.ReadSigningKey(c.SignKey)
-		if err != nil {
-			return cli.Usagef("--sign-key: %w", err)
-		}
-		key = k
-	}
-	r, err := c.read.open(c.In)
+	key, r, err := openRewrite(c.read, c.In, c.SignKey, c.Start, kctx.Stderr)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if !c.Start.IsZero() && r.Format() != recfile.Websockify {
-		return cli.Usagef("--start is for a websockify recording: %s records its start", c.In)
-	}
-	r.progress(kctx.Stderr)
 	var h format.Header
 	if c.To == "wsrec" {
 		if h, err = c.header(r); err != nil {
@@ -197,6 +185,31 @@ func withSource(meta map[string]string, src string) map[string]string {
 	}
 	m[format.MetaSource] = src
 	return m
+}
+
+// openRewrite opens the input of a command that writes a new recording
+// from it (convert, cut), with a progress bar on stderr, and reads the
+// signing key of its --sign-key (nil when signKey is empty). start, the
+// input's --start, is refused for a wsrec input, which records its own.
+func openRewrite(read *readFlags, name, signKey string, start wallTime, stderr io.Writer) (ed25519.PrivateKey, *recording, error) {
+	var key ed25519.PrivateKey
+	if signKey != "" {
+		k, err := cli.ReadSigningKey(signKey)
+		if err != nil {
+			return nil, nil, cli.Usagef("--sign-key: %w", err)
+		}
+		key = k
+	}
+	r, err := read.open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !start.IsZero() && r.Format() != recfile.Websockify {
+		r.Close()
+		return nil, nil, cli.Usagef("--start is for a websockify recording: %s records its start", name)
+	}
+	r.progress(stderr)
+	return key, r, nil
 }
 
 // sourceStart returns the wall-clock start for a wsrec copy of a recording

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/kong"
-	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
 )
@@ -44,23 +42,11 @@ slice that ends before damaged data can be cut from a damaged recording.`
 func (c *cutCmd) Validate() error { return checkRange(c.From, c.To) }
 
 func (c *cutCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	var key ed25519.PrivateKey
-	if c.SignKey != "" {
-		k, err := cli.ReadSigningKey(c.SignKey)
-		if err != nil {
-			return cli.Usagef("--sign-key: %w", err)
-		}
-		key = k
-	}
-	r, err := c.read.open(c.File)
+	key, r, err := openRewrite(c.read, c.File, c.SignKey, c.Start, kctx.Stderr)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if !c.Start.IsZero() && r.Format() != recfile.Websockify {
-		return cli.Usagef("--start is for a websockify recording: %s records its start", c.File)
-	}
-	r.progress(kctx.Stderr)
 	h := r.Header()
 	if r.Format() != recfile.WSRec {
 		start, _, err := sourceStart(r, c.Start)
