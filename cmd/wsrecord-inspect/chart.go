@@ -89,16 +89,7 @@ const sizeBarWidth = 24
 // printSizes draws the message size classes of both directions side by
 // side.
 func printSizes(w io.Writer, s *recordingStats) {
-	lo, hi := traffic.SizeClasses, -1
-	var peak uint64
-	for _, d := range []*traffic.Direction{&s.Client, &s.Target} {
-		for k, n := range d.Classes {
-			if n > 0 {
-				lo, hi = min(lo, k), max(hi, k)
-				peak = max(peak, n)
-			}
-		}
-	}
+	lo, hi, peak := traffic.ClassRange(&s.Client, &s.Target)
 	fmt.Fprint(w, "Message sizes")
 	if hi < 0 {
 		fmt.Fprintln(w, ": no messages")

@@ -105,16 +105,7 @@ func (p plotter) throughput(r image.Rectangle, name string, slots []uint64, slot
 // sizes draws the message size classes of both directions as pairs of
 // bars in r.
 func (p plotter) sizes(r image.Rectangle, s *recordingStats) {
-	lo, hi := traffic.SizeClasses, -1
-	var peak uint64
-	for _, d := range []*traffic.Direction{&s.Client, &s.Target} {
-		for k, n := range d.Classes {
-			if n > 0 {
-				lo, hi = min(lo, k), max(hi, k)
-				peak = max(peak, n)
-			}
-		}
-	}
+	lo, hi, peak := traffic.ClassRange(&s.Client, &s.Target)
 	p.text(r.Min.X, r.Min.Y-8, "messages by size (bytes, at least)", colorText)
 	p.fill(image.Rect(r.Max.X-264, r.Min.Y-17, r.Max.X-254, r.Min.Y-7), colorClient)
 	p.text(r.Max.X-248, r.Min.Y-8, "client -> target", colorText)

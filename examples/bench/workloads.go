@@ -86,6 +86,19 @@ func (b *bench) startRelay(ctx context.Context, spec *relaySpec, t *target) (*re
 	return startRelay(ctx, spec, t.addr(), b.dir)
 }
 
+// relayClient starts spec relaying to t and connects one client to it,
+// with a 4 KiB read buffer; stop closes both.
+func (b *bench) relayClient(ctx context.Context, spec *relaySpec, t *target) (r *relay, c *client, stop func(), err error) {
+	if r, err = b.startRelay(ctx, spec, t); err != nil {
+		return nil, nil, nil, err
+	}
+	if c, err = dialClient(ctx, r, 4096); err != nil {
+		r.stop()
+		return nil, nil, nil, err
+	}
+	return r, c, func() { c.conn.Close(); r.stop() }, nil
+}
+
 // acceptN takes n connections from a hand-over target.
 func acceptN(ctx context.Context, conns <-chan net.Conn, n int) ([]net.Conn, error) {
 	timeout := time.After(10 * time.Second)
@@ -244,16 +257,11 @@ func (b *bench) upload(ctx context.Context, spec *relaySpec) (measurement, error
 		return measurement{}, err
 	}
 	defer t.close()
-	r, err := b.startRelay(ctx, spec, t)
+	r, c, stop, err := b.relayClient(ctx, spec, t)
 	if err != nil {
 		return measurement{}, err
 	}
-	defer r.stop()
-	c, err := dialClient(ctx, r, 4096)
-	if err != nil {
-		return measurement{}, err
-	}
-	defer c.conn.Close()
+	defer stop()
 	tconns, err := acceptN(ctx, conns, 1)
 	if err != nil {
 		return measurement{}, err
@@ -322,16 +330,11 @@ func (b *bench) echo(ctx context.Context, spec *relaySpec) (measurement, error) 
 		return measurement{}, err
 	}
 	defer t.close()
-	r, err := b.startRelay(ctx, spec, t)
+	r, c, stop, err := b.relayClient(ctx, spec, t)
 	if err != nil {
 		return measurement{}, err
 	}
-	defer r.stop()
-	c, err := dialClient(ctx, r, 4096)
-	if err != nil {
-		return measurement{}, err
-	}
-	defer c.conn.Close()
+	defer stop()
 
 	payload := make([]byte, 64)
 	for i := range payload {

@@ -460,3 +460,13 @@ func parseScreens(b []byte, n int) []Screen {
 
 // be is RFB's byte order for all integers (RFC 6143 §7).
 var be = binary.BigEndian
+
+// Hextile's subencoding bits (RFC 6143 §7.7.4), in the byte that starts
+// each tile.
+const (
+	HextileRaw = 1 << iota
+	HextileBackgroundSpecified
+	HextileForegroundSpecified
+	HextileAnySubrects
+	HextileSubrectsColoured
+)

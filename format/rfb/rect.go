@@ -305,13 +305,6 @@ func (d *Decoder) hextile(s *stream) bool {
 	if b == nil {
 		return false
 	}
-	const (
-		raw = 1 << iota
-		background
-		foreground
-		anySubrects
-		subrectsColoured
-	)
 	sub := int64(b[0])
 	if sub > 0x1f {
 		d.stopRect(s, fmt.Sprintf("Hextile subencoding %#x in tile %d", sub, r.tile))
@@ -320,23 +313,23 @@ func (d *Decoder) hextile(s *stream) bool {
 	tx, ty := r.tile%r.tilesX, r.tile/r.tilesX
 	tw, th := int64(min(16, r.Width-16*tx)), int64(min(16, r.Height-16*ty))
 	n := int64(1)
-	if sub&raw != 0 {
+	if sub&HextileRaw != 0 {
 		n += tw * th * bpp
 	} else {
-		if sub&background != 0 {
+		if sub&HextileBackgroundSpecified != 0 {
 			n += bpp
 		}
-		if sub&foreground != 0 {
+		if sub&HextileForegroundSpecified != 0 {
 			n += bpp
 		}
-		if sub&anySubrects != 0 {
+		if sub&HextileAnySubrects != 0 {
 			b := s.peek(int(n) + 1)
 			if b == nil {
 				return false
 			}
 			count := int64(b[n])
 			n++
-			if sub&subrectsColoured != 0 {
+			if sub&HextileSubrectsColoured != 0 {
 				n += count * (bpp + 2)
 			} else {
 				n += count * 2

@@ -85,6 +85,22 @@ type Direction struct {
 	Classes [SizeClasses]uint64 `json:"-"`
 }
 
+// ClassRange returns the lowest and highest size class that holds a
+// message in any of dirs, and the most messages one class holds there;
+// hi is -1 when there is no message.
+func ClassRange(dirs ...*Direction) (lo, hi int, peak uint64) {
+	lo, hi = SizeClasses, -1
+	for _, d := range dirs {
+		for k, n := range d.Classes {
+			if n > 0 {
+				lo, hi = min(lo, k), max(hi, k)
+				peak = max(peak, n)
+			}
+		}
+	}
+	return lo, hi, peak
+}
+
 // SizeCount is the number of messages of a size class.
 type SizeCount struct {
 	Min   uint64 `json:"min"`

@@ -225,3 +225,15 @@ func TestSizeClass(t *testing.T) {
 		})
 	}
 }
+
+func TestClassRange(t *testing.T) {
+	t.Parallel()
+	var a, b traffic.Direction
+	if lo, hi, peak := traffic.ClassRange(&a, &b); hi != -1 || peak != 0 {
+		t.Errorf("no messages: got %d, %d, %d; want hi -1, peak 0", lo, hi, peak)
+	}
+	a.Classes[3], a.Classes[5], b.Classes[9], b.Classes[5] = 2, 7, 1, 4
+	if lo, hi, peak := traffic.ClassRange(&a, &b); lo != 3 || hi != 9 || peak != 7 {
+		t.Errorf("got %d, %d, %d; want 3, 9, 7", lo, hi, peak)
+	}
+}

@@ -183,14 +183,6 @@ func (p *palette) fill(img *image.RGBA, r image.Rectangle) bool {
 	return true
 }
 
-// Hextile subencoding bits (RFC 6143 §7.7.4).
-const (
-	hextileRaw        = 1
-	hextileBackground = 2
-	hextileForeground = 4
-	hextileAnySubrect = 8
-)
-
 // hextile appends r in Hextile (RFC 6143 §7.7.4): a tile of one colour
 // is its background, one of two colours a background and foreground
 // subrectangles, any other raw.
@@ -203,7 +195,7 @@ func (e *Encoder) hextile(dst []byte, img *image.RGBA, r image.Rectangle) []byte
 			t := image.Rect(tx, ty, min(tx+hextileTile, r.Max.X), min(ty+hextileTile, r.Max.Y))
 			pal.reset(2)
 			if !pal.fill(img, t) {
-				dst = e.raw(append(dst, hextileRaw), img, t)
+				dst = e.raw(append(dst, rfb.HextileRaw), img, t)
 				bgValid = false
 				continue
 			}
@@ -219,12 +211,12 @@ func (e *Encoder) hextile(dst []byte, img *image.RGBA, r image.Rectangle) []byte
 			mark := len(dst)
 			dst = append(dst, 0)
 			if !bgValid || tileBg != bg {
-				sub |= hextileBackground
+				sub |= rfb.HextileBackgroundSpecified
 				dst = e.p.appendValue(dst, e.pixelValue(tileBg), e.p.bpp)
 				bg, bgValid = tileBg, true
 			}
 			if len(pal.colours) == 2 {
-				sub |= hextileForeground | hextileAnySubrect
+				sub |= rfb.HextileForegroundSpecified | rfb.HextileAnySubrects
 				dst = e.p.appendValue(dst, e.pixelValue(fg), e.p.bpp)
 				countAt := len(dst)
 				dst = append(dst, 0)
@@ -245,7 +237,7 @@ func (e *Encoder) hextile(dst []byte, img *image.RGBA, r image.Rectangle) []byte
 					}
 				}
 				if rawSize := t.Dx() * t.Dy() * e.p.bpp; n > 255 || len(dst)-mark > rawSize {
-					dst = e.raw(append(dst[:mark], hextileRaw), img, t)
+					dst = e.raw(append(dst[:mark], rfb.HextileRaw), img, t)
 					bgValid = false
 					continue
 				}

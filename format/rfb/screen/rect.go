@@ -225,13 +225,6 @@ func (s *Screen) rre(c *converter, area image.Rectangle, d []byte, compact bool)
 // hextile decodes Hextile (RFC 6143 §7.7.4): 16×16 tiles, each raw or a
 // background with subrectangles.
 func (s *Screen) hextile(c *converter, area image.Rectangle, d []byte) error {
-	const (
-		raw = 1 << iota
-		background
-		foreground
-		anySubrects
-		subrectsColoured
-	)
 	bpp := c.bpp
 	var bg, fg rgba
 	short := func(tx, ty int) error { return corrupt("Hextile tile at %d,%d cut off", tx, ty) }
@@ -243,7 +236,7 @@ func (s *Screen) hextile(c *converter, area image.Rectangle, d []byte) error {
 			}
 			sub := d[0]
 			d = d[1:]
-			if sub&raw != 0 {
+			if sub&rfb.HextileRaw != 0 {
 				n := tile.Dx() * tile.Dy() * bpp
 				if len(d) < n {
 					return short(tx, ty)
@@ -252,20 +245,20 @@ func (s *Screen) hextile(c *converter, area image.Rectangle, d []byte) error {
 				d = d[n:]
 				continue
 			}
-			if sub&background != 0 {
+			if sub&rfb.HextileBackgroundSpecified != 0 {
 				if len(d) < bpp {
 					return short(tx, ty)
 				}
 				bg, d = c.pixel(d), d[bpp:]
 			}
-			if sub&foreground != 0 {
+			if sub&rfb.HextileForegroundSpecified != 0 {
 				if len(d) < bpp {
 					return short(tx, ty)
 				}
 				fg, d = c.pixel(d), d[bpp:]
 			}
 			s.fill(tile, bg)
-			if sub&anySubrects == 0 {
+			if sub&rfb.HextileAnySubrects == 0 {
 				continue
 			}
 			if len(d) < 1 {
@@ -274,7 +267,7 @@ func (s *Screen) hextile(c *converter, area image.Rectangle, d []byte) error {
 			n := int(d[0])
 			d = d[1:]
 			size := 2
-			if sub&subrectsColoured != 0 {
+			if sub&rfb.HextileSubrectsColoured != 0 {
 				size += bpp
 			}
 			if len(d) < n*size {
@@ -282,7 +275,7 @@ func (s *Screen) hextile(c *converter, area image.Rectangle, d []byte) error {
 			}
 			for range n {
 				col := fg
-				if sub&subrectsColoured != 0 {
+				if sub&rfb.HextileSubrectsColoured != 0 {
 					col, d = c.pixel(d), d[bpp:]
 				}
 				x, y := int(d[0]>>4), int(d[0]&15)
