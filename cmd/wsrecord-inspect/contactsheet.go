@@ -81,15 +81,11 @@ type thumbJSON struct {
 }
 
 func (c *contactSheetCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	r, err := c.read.open(c.File)
+	r, length, err := openTimed(ctx, c.read, c.File)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	length, err := duration(ctx, r)
-	if err != nil {
-		return err
-	}
 	to := length
 	if c.To > 0 {
 		to = min(c.To, length)

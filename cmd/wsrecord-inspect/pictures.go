@@ -43,13 +43,19 @@ func (f indexFlag) player(ctx context.Context, r *recording, stderr io.Writer) *
 	return render.NewPlayer(ctx, r.File, x, screen.Options{})
 }
 
-// duration returns the time of r's last record.
-func duration(ctx context.Context, r *recording) (time.Duration, error) {
+// openTimed opens a recording for a picture command, and returns it with
+// its duration (the time of its last record).
+func openTimed(ctx context.Context, read *readFlags, name string) (*recording, time.Duration, error) {
+	r, err := read.open(name)
+	if err != nil {
+		return nil, 0, err
+	}
 	d, err := render.Duration(ctx, r.File)
 	if err != nil {
-		return 0, readError(r.name, err)
+		r.Close()
+		return nil, 0, readError(r.name, err)
 	}
-	return d, nil
+	return r, d, nil
 }
 
 // playError turns an error of a Player into the command's: exit status 1

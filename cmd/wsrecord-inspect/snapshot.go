@@ -69,15 +69,11 @@ type snapshotLine struct {
 }
 
 func (c *snapshotCmd) Run(ctx context.Context, kctx *kong.Context) error {
-	r, err := c.read.open(c.File)
+	r, length, err := openTimed(ctx, c.read, c.File)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	length, err := duration(ctx, r)
-	if err != nil {
-		return err
-	}
 	var times []time.Duration
 	if c.Every > 0 {
 		times, err = render.Every(c.Every, length, maxSnapshots)

@@ -81,15 +81,11 @@ func (c *videoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if _, err := os.Lstat(c.Output); err == nil && !c.Force {
 		return errExists(c.Output)
 	}
-	r, err := c.read.open(c.File)
+	r, length, err := openTimed(ctx, c.read, c.File)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	length, err := duration(ctx, r)
-	if err != nil {
-		return err
-	}
 	if c.From > length {
 		return fmt.Errorf("--from %v: after the end of the recording, at %v", c.From, length)
 	}
