@@ -167,12 +167,7 @@ func (d *Decoder) serverHandshake(s *stream) bool {
 		})
 
 	case sVNCChallenge:
-		if s.peek(16) == nil {
-			return false
-		}
-		s.consume(16)
-		d.emit(s, Event{Kind: KindAuth, Text: "VNC authentication challenge"})
-		s.state = sResult
+		return d.skipAuth(s, 16, "VNC authentication challenge", sResult)
 
 	case sResult:
 		b := s.peek(4)
@@ -241,13 +236,7 @@ func (d *Decoder) serverHandshake(s *stream) bool {
 		}
 
 	case sVeNCryptVersion:
-		b := s.peek(2)
-		if b == nil {
-			return false
-		}
-		s.consume(2)
-		d.emit(s, Event{Kind: KindAuth, Text: fmt.Sprintf("VeNCrypt version %d.%d", b[0], b[1])})
-		s.state = sVeNCryptAck
+		return d.vencryptVersion(s, sVeNCryptAck)
 
 	case sVeNCryptAck:
 		b := s.peek(1)
@@ -305,12 +294,7 @@ func (d *Decoder) serverHandshake(s *stream) bool {
 		s.state = sResult
 
 	case sMSLogon:
-		if s.peek(24) == nil {
-			return false
-		}
-		s.consume(24)
-		d.emit(s, Event{Kind: KindAuth, Text: "MSLogonII Diffie-Hellman parameters"})
-		s.state = sResult
+		return d.skipAuth(s, 24, "MSLogonII Diffie-Hellman parameters", sResult)
 
 	case sServerInit:
 		b := s.peek(24)
@@ -519,12 +503,7 @@ func (d *Decoder) clientHandshake(s *stream) bool {
 		}
 
 	case cVNCResponse:
-		if s.peek(16) == nil {
-			return false
-		}
-		s.consume(16)
-		d.emit(s, Event{Kind: KindAuth, Text: "VNC authentication response"})
-		s.state = cClientInit
+		return d.skipAuth(s, 16, "VNC authentication response", cClientInit)
 
 	case cTightTunnel:
 		if d.tightTunnels < 0 {
@@ -574,13 +553,7 @@ func (d *Decoder) clientHandshake(s *stream) bool {
 		d.tightAuth = t
 
 	case cVeNCryptVersion:
-		b := s.peek(2)
-		if b == nil {
-			return false
-		}
-		s.consume(2)
-		d.emit(s, Event{Kind: KindAuth, Text: fmt.Sprintf("VeNCrypt version %d.%d", b[0], b[1])})
-		s.state = cVeNCryptChoice
+		return d.vencryptVersion(s, cVeNCryptChoice)
 
 	case cVeNCryptChoice:
 		b := s.peek(4)
@@ -672,21 +645,11 @@ func (d *Decoder) clientHandshake(s *stream) bool {
 			return false
 		}
 		n := 128 + d.dhKeySize
-		if s.peek(n) == nil {
-			return false
-		}
-		s.consume(n)
-		d.emit(s, Event{Kind: KindAuth, Text: "Diffie-Hellman encrypted credentials"})
-		s.state = cClientInit
+		return d.skipAuth(s, n, "Diffie-Hellman encrypted credentials", cClientInit)
 
 	case cMSLogon:
 		const n = 8 + 256 + 64
-		if s.peek(n) == nil {
-			return false
-		}
-		s.consume(n)
-		d.emit(s, Event{Kind: KindAuth, Text: "MSLogonII encrypted credentials"})
-		s.state = cClientInit
+		return d.skipAuth(s, n, "MSLogonII encrypted credentials", cClientInit)
 
 	case cClientInit:
 		b := s.peek(1)
@@ -719,4 +682,30 @@ func latin1(b []byte) string {
 		r[i] = rune(c)
 	}
 	return string(r)
+}
+
+// skipAuth consumes the n bytes of an authentication message that is not
+// decoded further, as an event with text, and moves s to state next. It
+// reports false, consuming nothing, until the n bytes are there.
+func (d *Decoder) skipAuth(s *stream, n int, text string, next int) bool {
+	if s.peek(n) == nil {
+		return false
+	}
+	s.consume(n)
+	d.emit(s, Event{Kind: KindAuth, Text: text})
+	s.state = next
+	return true
+}
+
+// vencryptVersion reads a VeNCrypt version (two bytes, as both sides send
+// it) and moves s to state next; false until the bytes are there.
+func (d *Decoder) vencryptVersion(s *stream, next int) bool {
+	b := s.peek(2)
+	if b == nil {
+		return false
+	}
+	s.consume(2)
+	d.emit(s, Event{Kind: KindAuth, Text: fmt.Sprintf("VeNCrypt version %d.%d", b[0], b[1])})
+	s.state = next
+	return true
 }
