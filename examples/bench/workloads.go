@@ -86,6 +86,19 @@ func (b *bench) startRelay(ctx context.Context, spec *relaySpec, t *target) (*re
 	return startRelay(ctx, spec, t.addr(), b.dir)
 }
 
+// relayTo starts a target that serves each connection with handle, and
+// spec relaying to it; stop stops both.
+func (b *bench) relayTo(ctx context.Context, spec *relaySpec, handle func(net.Conn)) (t *target, r *relay, stop func(), err error) {
+	if t, err = startTarget(handle); err != nil {
+		return nil, nil, nil, err
+	}
+	if r, err = b.startRelay(ctx, spec, t); err != nil {
+		t.close()
+		return nil, nil, nil, err
+	}
+	return t, r, func() { r.stop(); t.close() }, nil
+}
+
 // relayClient starts spec relaying to t and connects one client to it,
 // with a 4 KiB read buffer; stop closes both.
 func (b *bench) relayClient(ctx context.Context, spec *relaySpec, t *target) (r *relay, c *client, stop func(), err error) {
@@ -400,16 +413,11 @@ func (b *bench) echo(ctx context.Context, spec *relaySpec) (measurement, error) 
 // resident memory of the relay's process tree grew per session.
 func (b *bench) idle(ctx context.Context, spec *relaySpec) (measurement, error) {
 	n, note := b.idleCount(spec)
-	t, err := startTarget(hold)
+	t, r, stop, err := b.relayTo(ctx, spec, hold)
 	if err != nil {
 		return measurement{}, err
 	}
-	defer t.close()
-	r, err := b.startRelay(ctx, spec, t)
-	if err != nil {
-		return measurement{}, err
-	}
-	defer r.stop()
+	defer stop()
 	time.Sleep(300 * time.Millisecond) // let it finish starting
 	before, err := r.memory()
 	if err != nil {
@@ -505,16 +513,11 @@ func (b *bench) idleCount(spec *relaySpec) (int, string) {
 // one 64-byte message, reads the echo and closes (with the WebSocket
 // closing handshake). It measures completed sessions per second.
 func (b *bench) connRate(ctx context.Context, spec *relaySpec) (measurement, error) {
-	t, err := startTarget(echo)
+	_, r, stop, err := b.relayTo(ctx, spec, echo)
 	if err != nil {
 		return measurement{}, err
 	}
-	defer t.close()
-	r, err := b.startRelay(ctx, spec, t)
-	if err != nil {
-		return measurement{}, err
-	}
-	defer r.stop()
+	defer stop()
 
 	payload := bytes.Repeat([]byte{'x'}, 64)
 	var (

@@ -88,16 +88,10 @@ func protocolMinor(major, minor int) int {
 func (d *Decoder) serverHandshake(s *stream) bool {
 	switch s.state {
 	case sVersion:
-		b := s.peek(versionSize)
-		if b == nil {
-			return false
-		}
-		major, minor, ok := parseVersion(b)
+		major, minor, ret, ok := d.version(s)
 		if !ok {
-			d.stopBoth(s, Event{Kind: KindStop, Text: fmt.Sprintf("not an RFB stream (starts %q): decoding stops", b)})
-			return true
+			return ret
 		}
-		s.consume(versionSize)
 		if major == 0 && minor == 0 {
 			d.emit(s, Event{Kind: KindVersion, Text: "0.0 (UltraVNC repeater)"})
 			return true // the real server's version follows
@@ -459,16 +453,10 @@ func (d *Decoder) clientHandshake(s *stream) bool {
 			d.emit(s, Event{Kind: KindVersion, Text: "repeater " + strings.TrimRight(string(id), "\x00")})
 			return true
 		}
-		b := s.peek(versionSize)
-		if b == nil {
-			return false
-		}
-		major, minor, ok := parseVersion(b)
+		major, minor, ret, ok := d.version(s)
 		if !ok {
-			d.stopBoth(s, Event{Kind: KindStop, Text: fmt.Sprintf("not an RFB stream (starts %q): decoding stops", b)})
-			return true
+			return ret
 		}
-		s.consume(versionSize)
 		v := fmt.Sprintf("%d.%d", major, minor)
 		d.ses.ClientVersion = v
 		d.minor = protocolMinor(major, minor)
@@ -708,4 +696,21 @@ func (d *Decoder) vencryptVersion(s *stream, next int) bool {
 	d.emit(s, Event{Kind: KindAuth, Text: fmt.Sprintf("VeNCrypt version %d.%d", b[0], b[1])})
 	s.state = next
 	return true
+}
+
+// version reads a ProtocolVersion message. When ok is false the caller
+// returns ret: false until the message is all there, true once decoding
+// stopped on something that is not a version.
+func (d *Decoder) version(s *stream) (major, minor int, ret, ok bool) {
+	b := s.peek(versionSize)
+	if b == nil {
+		return 0, 0, false, false
+	}
+	major, minor, ok = parseVersion(b)
+	if !ok {
+		d.stopBoth(s, Event{Kind: KindStop, Text: fmt.Sprintf("not an RFB stream (starts %q): decoding stops", b)})
+		return 0, 0, true, false
+	}
+	s.consume(versionSize)
+	return major, minor, false, true
 }
