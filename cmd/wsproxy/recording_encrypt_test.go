@@ -46,19 +46,7 @@ func TestRecordEncrypted(t *testing.T) {
 	}
 	ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "done"))))
 	readClose(t, c)
-	waitFor(t, "the recording to be sealed", func() bool {
-		names := recordings(t, dir)
-		if len(names) != 1 {
-			return false
-		}
-		r, err := format.Open(names[0], format.ReaderOptions{})
-		if err != nil {
-			return false
-		}
-		defer r.Close()
-		return r.Sealed()
-	})
-	name := recordings(t, dir)[0]
+	name := waitSealed(t, dir)
 	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,25 @@ import (
 // recordings lists the files under dir.
 func recordings(t testing.TB, dir string) []string { return rfbtest.Files(t, dir) }
 
+// waitSealed waits until dir holds one recording, sealed, and returns
+// its name.
+func waitSealed(t testing.TB, dir string) string {
+	t.Helper()
+	waitFor(t, "the recording to be sealed", func() bool {
+		names := recordings(t, dir)
+		if len(names) != 1 {
+			return false
+		}
+		r, err := format.Open(names[0], format.ReaderOptions{})
+		if err != nil {
+			return false
+		}
+		defer r.Close()
+		return r.Sealed()
+	})
+	return recordings(t, dir)[0]
+}
+
 // readRecording returns the records of a wsrec file and whether it is
 // sealed.
 func readRecording(t testing.TB, name string) (format.Header, []format.Record, bool) {
@@ -80,19 +99,7 @@ func TestRecordByteExact(t *testing.T) {
 	}
 	ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "done"))))
 	readClose(t, c)
-	waitFor(t, "the recording to be sealed", func() bool {
-		names := recordings(t, dir)
-		if len(names) != 1 {
-			return false
-		}
-		r, err := format.Open(names[0], format.ReaderOptions{})
-		if err != nil {
-			return false
-		}
-		defer r.Close()
-		return r.Sealed()
-	})
-	name := recordings(t, dir)[0]
+	name := waitSealed(t, dir)
 	if fi, _ := os.Stat(name); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
 	}
@@ -150,19 +157,7 @@ func TestRecordBase64(t *testing.T) {
 		t.Fatalf("echo %q", q)
 	}
 	c.Close()
-	waitFor(t, "the recording", func() bool {
-		names := recordings(t, dir)
-		if len(names) != 1 {
-			return false
-		}
-		r, err := format.Open(names[0], format.ReaderOptions{})
-		if err != nil {
-			return false
-		}
-		defer r.Close()
-		return r.Sealed()
-	})
-	h, recs, _ := readRecording(t, recordings(t, dir)[0])
+	h, recs, _ := readRecording(t, waitSealed(t, dir))
 	if h.Meta[format.MetaSubprotocol] != "base64" {
 		t.Errorf("subprotocol %q", h.Meta[format.MetaSubprotocol])
 	}

@@ -58,19 +58,7 @@ func TestTrustedProxyProtocol(t *testing.T) {
 			}
 			ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
 			readClose(t, c)
-			waitFor(t, "the recording to be sealed", func() bool {
-				names := recordings(t, dir)
-				if len(names) != 1 {
-					return false
-				}
-				r, err := format.Open(names[0], format.ReaderOptions{})
-				if err != nil {
-					return false
-				}
-				defer r.Close()
-				return r.Sealed()
-			})
-			h, _, _ := readRecording(t, recordings(t, dir)[0])
+			h, _, _ := readRecording(t, waitSealed(t, dir))
 			if got := h.Meta[format.MetaRealClient]; got != tc.src {
 				t.Errorf("metadata %s = %q, want %q", format.MetaRealClient, got, tc.src)
 			}
