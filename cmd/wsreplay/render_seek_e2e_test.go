@@ -7,9 +7,11 @@ import (
 	"image/draw"
 	"image/png"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -204,5 +206,63 @@ func TestRenderSeekNoVNC(t *testing.T) {
 		if p95(all) > seekP95 {
 			t.Errorf("p95 of the seek times %v, want at most %v", p95(all), seekP95)
 		}
+	}
+}
+
+// replayIDs returns the IDs that GET /replays lists.
+func replayIDs(t testing.TB, addr string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/replays")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Replays []replay.State }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(list.Replays))
+	for i, r := range list.Replays {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// TestRenderSeekVNCViewer is TestRenderSeekNoVNC with TigerVNC's
+// vncviewer, connected to --rfb-listen, on an Xvnc display of its own as
+// its X server. It asks for ZRLE in full colour without JPEG, so it is
+// lossless; the viewer's window is read with xwd after each seek and
+// must match the snapshot in all but 0.5 % of its pixels.
+func TestRenderSeekVNCViewer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Xvnc and vncviewer")
+	}
+	vnctest.Require(t, "vncviewer", "tigervnc-viewer")
+	vnctest.Require(t, "xdotool", "xdotool")
+	rec, _ := longRecording(t)
+	ats := append([]time.Duration{20 * time.Minute}, randomTimes(seekTimes, 35*time.Minute)...)
+	want := snapshots(t, rec, ats)
+	x := vnctest.StartXvnc(t, vnctest.XvncOptions{Width: 640, Height: 480})
+	cmd := start(t, "--mode", "render", "--end", "hold", "--rfb-listen", "127.0.0.1:0", "127.0.0.1:0", rec)
+	rfbAddr := cmd.stderr.Wait(t, regexp.MustCompile(`msg="listening for VNC viewers" addr=(\S+)`))[1]
+	host, port, _ := strings.Cut(rfbAddr, ":")
+	x.Start(t, "vncviewer", "-AutoSelect=0", "-FullColor=1", "-PreferredEncoding=ZRLE", "-NoJPEG=1",
+		"-RemoteResize=0", "-Shared=1", host+"::"+port)
+	win := strings.Fields(string(x.Run(t, "xdotool", "search", "--sync", "--limit", "1", "--onlyvisible", "--name", "long session")))
+	if len(win) != 1 {
+		t.Fatalf("xdotool found windows %q, want vncviewer's", win)
+	}
+	var ids []string
+	for deadline := time.Now().Add(waitTimeout); len(ids) != 1; time.Sleep(20 * time.Millisecond) {
+		if ids = replayIDs(t, cmd.addr); len(ids) != 1 && time.Now().After(deadline) {
+			t.Fatalf("GET /replays lists %q, want vncviewer's replay", ids)
+		}
+	}
+	took := seekAll(t, dialControl(t, cmd.addr, ids[0]), ats, want, func() *image.RGBA { return x.WindowShot(t, win[0]) })
+	t.Logf("vncviewer: seek command to matching window: first %v, then p95 %v, max %v (race detector %v)",
+		took[0].Round(100*time.Microsecond), p95(took[1:]).Round(100*time.Microsecond),
+		slices.Max(took[1:]).Round(100*time.Microsecond), raceEnabled)
+	if p95(took[1:]) > seekP95 {
+		t.Errorf("p95 of the seek times %v, want at most %v", p95(took[1:]), seekP95)
 	}
 }
