@@ -243,11 +243,14 @@ func (p *player) loop(ctx context.Context, v *render.Viewer) error {
 		stopTimer := func() bool { return false }
 		switch {
 		case p.ended && !p.opts.Loop && p.opts.End == EndClose:
-			// Let the viewer ask for and get the last screen, then close.
+			// Let the viewer ask for and get the last screen, then close:
+			// once it asks again and there is nothing more to send, or
+			// after 5 s for a viewer that stops asking.
 			if endWait.IsZero() {
 				endWait = now
 			}
-			if v.Idle() && now.Sub(endWait) > 100*time.Millisecond || now.Sub(endWait) > 5*time.Second {
+			if v.CaughtUp() || now.Sub(endWait) > 5*time.Second {
+				v.Finish(time.Second)
 				return nil
 			}
 			t := p.clock.NewTimer(100 * time.Millisecond)

@@ -37,6 +37,14 @@ type rfbViewer struct {
 // then reads in the background.
 func startViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encoding) *rfbViewer {
 	t.Helper()
+	v := handshakeViewer(t, conn, password, encs...)
+	go v.readLoop()
+	return v
+}
+
+// handshakeViewer does the handshake on conn and sends SetEncodings encs.
+func handshakeViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encoding) *rfbViewer {
+	t.Helper()
 	t.Cleanup(func() { conn.Close() })
 	v := &rfbViewer{conn: conn, scr: screen.New(screen.Options{})}
 	conn.SetDeadline(time.Now().Add(waitTimeout))
@@ -81,7 +89,6 @@ func startViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encod
 	}
 	client(set)
 	conn.SetDeadline(time.Time{})
-	go v.readLoop()
 	return v
 }
 
@@ -326,4 +333,57 @@ func TestRenderSlowViewer(t *testing.T) {
 		t.Errorf("slow viewer got %d updates, the recording has %d: changes were not merged", got, recorded.Updates())
 	}
 	t.Logf("slow viewer: %d updates, %d bytes; the recording has %d updates", got, read, recorded.Updates())
+}
+
+// TestRenderEndClose plays to the end with EndClose to a viewer that is
+// slow to ask for its first update (300 ms, as a loaded machine or a
+// slow link makes it): it must get the last screen, then a clean end of
+// the connection (EOF, not a reset that would lose the last update), as
+// soon as it asks again and there is nothing more to send.
+func TestRenderEndClose(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{rfbFixture}, replay.ServerOptions{Playback: replay.Options{Speed: replay.SpeedMax}})
+	addr := serveRFB(t, srv.Server)
+	want := screenAt(t, rfbFixture, -1)
+	v := startViewer(t, dialRFB(t, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
+	time.Sleep(300 * time.Millisecond)
+	v.request(t, false, want.Rect.Size())
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		v.mu.Lock()
+		n, err := v.scr.Updates(), v.err
+		v.mu.Unlock()
+		if err != nil {
+			t.Fatalf("viewer: %v before its first update", err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no update")
+		}
+	}
+	v.request(t, true, want.Rect.Size())
+	began := time.Now()
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		v.mu.Lock()
+		err := v.err
+		v.mu.Unlock()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not close the connection at the end")
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !errors.Is(v.err, io.EOF) {
+		t.Errorf("connection ended with %v, want EOF", v.err)
+	}
+	if n := differing(v.scr.Image(), want); n != 0 {
+		t.Errorf("last screen: %d pixels unlike the recording's", n)
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("closed %v after the viewer caught up, want at once", d)
+	}
 }
