@@ -192,6 +192,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// maxUnsent is the most that the kernel holds unsent for a viewer of
+// ServeRFB (see limitUnsent).
+const maxUnsent = 64 << 10
+
 // RFBOptions configure Server.ServeRFB.
 type RFBOptions struct {
 	// Recording is the name of the recording every viewer gets. Empty
@@ -228,6 +232,7 @@ func (s *Server) ServeRFB(ctx context.Context, ln net.Listener, opts RFBOptions)
 
 func (s *Server) serveRFBConn(ctx context.Context, c net.Conn, opts RFBOptions) {
 	defer s.wg.Done()
+	limitUnsent(c, maxUnsent)
 	name := opts.Recording
 	if name == "" && !s.cat.single() {
 		recs, err := s.cat.list()

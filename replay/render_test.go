@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/replay"
 	"github.com/wsproxy/wsproxy/replay/render"
 )
@@ -385,5 +387,50 @@ func TestRenderEndClose(t *testing.T) {
 	}
 	if d := time.Since(began); d > 2*time.Second {
 		t.Errorf("closed %v after the viewer caught up, want at once", d)
+	}
+}
+
+// TestRenderSlowViewerMemory plays 60 full-screen changes, one every
+// 50 ms (rfbtest.LongSession with one cell), over ServeRFB to a viewer
+// that asks for Raw and reads at 100 KB/s: a queue of the updates would
+// hold 60 x 300 KB = 18 MB, but the viewer gets a few merged frames and
+// the process's heap grows by less than 6 MB while it plays, and the
+// viewer shows the last screen within 10 s of the end (a Raw frame takes
+// 3 s at that rate; without the cap on unsent data, limitUnsent, the
+// kernel's send buffer held so many frames that it did not). It does not
+// run in parallel, so that the heap is this test's.
+func TestRenderSlowViewerMemory(t *testing.T) {
+	sess := rfbtest.LongSession{Cols: 1, Rows: 1, Interval: 50 * time.Millisecond, Duration: 3 * time.Second}
+	path := filepath.Join(t.TempDir(), "busy.wsrec")
+	sess.Write(t, path)
+	srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{End: replay.EndHold}})
+	addr := serveRFB(t, srv.Server)
+	conn := dialRFB(t, addr)
+	conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	v := startViewer(t, slowConn{conn, 100_000}, "", rfb.EncodingRaw)
+	v.request(t, false, image.Pt(320, 240))
+	began := time.Now()
+	for time.Since(began) < sess.Duration+time.Second {
+		v.request(t, true, image.Pt(320, 240))
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+		time.Sleep(20 * time.Millisecond)
+	}
+	v.waitScreen(t, sess.Screen(sess.Duration))
+	v.mu.Lock()
+	updates, read := v.scr.Updates(), v.read
+	v.mu.Unlock()
+	growth := int64(peak) - int64(base)
+	t.Logf("slow viewer: %d updates of the session's 61, %d bytes read in %v; heap grew by %d KiB at most",
+		updates, read, time.Since(began).Round(time.Millisecond), growth>>10)
+	if growth > 6<<20 {
+		t.Errorf("heap grew by %d KiB while the slow viewer played, want under 6 MiB", growth>>10)
+	}
+	if updates >= 61 {
+		t.Errorf("slow viewer got %d updates, want fewer than the session's 61: changes were not merged", updates)
 	}
 }
