@@ -91,7 +91,8 @@ type Command struct {
 
 // Control runs a command on the render-mode replay with ID id and returns
 // its state after it. It returns an error matching ErrNotFound for an
-// unknown ID and ErrOption for a bad command.
+// unknown ID, ErrNotStarted while the replay's viewer is in its RFB
+// handshake, and ErrOption for a bad command.
 func (s *Server) Control(ctx context.Context, id string, cmd Command) (State, error) {
 	s.mu.Lock()
 	p := s.players[id]
