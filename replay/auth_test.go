@@ -47,7 +47,7 @@ func TestAuthCoversAPI(t *testing.T) {
 	}
 	viewer.Send(t, "\x01")
 	viewer.ReadN(t, 4)
-	viewer.Send(t, "\x01") // ClientInit
+	viewer.Send(t, "\x01")      // ClientInit
 	init := viewer.ReadN(t, 24) // ServerInit, with the name or part of it
 	if n := 24 + int(binary.BigEndian.Uint32([]byte(init[20:]))); len(init) < n {
 		viewer.ReadN(t, n-len(init))
