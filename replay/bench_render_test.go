@@ -36,87 +36,125 @@ const benchViewers = 200
 //
 //	go test -run '^$' -bench BenchmarkViewers -benchtime 3x ./replay
 func BenchmarkViewers(b *testing.B) {
-	want := screenAt(b, rfbFixture, -1)
-	size := want.Rect.Size()
 	for _, mode := range []string{"render", "render-verify", "bytes"} {
 		b.Run(mode, func(b *testing.B) {
 			var heap uint64
 			var cpu time.Duration
 			for range b.N {
-				opts := replay.Options{Speed: replay.SpeedMax, Mode: replay.ModeRender}
-				switch mode {
-				case "render-verify":
-					opts.End = replay.EndHold
-				case "bytes":
-					opts.Mode = replay.ModeBytes
-				}
-				srv := startServer(b, []string{rfbFixture}, replay.ServerOptions{Playback: opts})
-				var wg sync.WaitGroup
-				var mu sync.Mutex
-				var peak uint64
-				var errs []error
-				sample := func() {
-					var ms runtime.MemStats
-					runtime.ReadMemStats(&ms)
-					mu.Lock()
-					peak = max(peak, ms.HeapInuse)
-					mu.Unlock()
-				}
-				fail := func(err error) {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-				addr := ""
-				if mode != "bytes" {
-					addr = serveRFB(b, srv.Server)
-				}
-				runtime.GC()
-				began := cpuTime()
-				for range benchViewers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						switch mode {
-						case "render":
-							v := handshakeViewer(b, dialRFB(b, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
-							if err := discardUpdates(v.conn, size); err != nil {
-								fail(err)
-							}
-						case "render-verify":
-							v := startViewer(b, dialRFB(b, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
-							v.request(b, false, size)
-							v.waitScreen(b, want)
-							v.conn.Close()
-						case "bytes":
-							c := dial(b, srv.addr, "/")
-							if _, err := io.Copy(io.Discard, c); err != nil {
-								fail(err)
-							}
-						}
-					}()
-				}
-				done := make(chan struct{})
-				go func() { wg.Wait(); close(done) }()
-				for waiting := true; waiting; {
-					select {
-					case <-done:
-						waiting = false
-					case <-time.After(20 * time.Millisecond):
-						sample()
-					}
-				}
-				cpu += cpuTime() - began
-				heap = max(heap, peak)
-				srv.Close()
-				if len(errs) > 0 {
-					b.Fatalf("%d of %d viewers failed, the first with %v", len(errs), benchViewers, errs[0])
-				}
+				r := runViewers(b, mode, benchViewers)
+				cpu += r.cpu
+				heap = max(heap, r.peakHeap)
 			}
 			b.ReportMetric(float64(heap)/benchViewers/1024, "peak-heap-KiB/viewer")
 			b.ReportMetric(float64(cpu)/float64(b.N)/benchViewers/1e6, "cpu-ms/viewer")
 		})
 	}
+}
+
+// TestRenderManyViewers plays the RFB fixture at full speed in render
+// mode to 200 concurrent viewers that discard what they read, and 20
+// that decode it and must end with its last screen: none may fail. The
+// race detector makes the server some 20 times slower, which two shared
+// cores cannot give 200 viewers within their handshake's timeout: it
+// gets 50.
+func TestRenderManyViewers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 viewers")
+	}
+	many := map[bool]int{false: benchViewers, true: 50}[raceEnabled]
+	for _, tc := range []struct {
+		mode    string
+		viewers int
+	}{{"render", many}, {"render-verify", 20}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			r := runViewers(t, tc.mode, tc.viewers)
+			t.Logf("%d viewers: %.2f ms CPU and %d KiB peak heap per viewer",
+				tc.viewers, float64(r.cpu)/float64(tc.viewers)/1e6, r.peakHeap/uint64(tc.viewers)>>10)
+		})
+	}
+}
+
+// viewersResult is what runViewers measured.
+type viewersResult struct {
+	cpu      time.Duration // of the process
+	peakHeap uint64        // HeapInuse, sampled every 20 ms
+}
+
+// runViewers plays the RFB fixture at full speed to n concurrent
+// clients of mode (see BenchmarkViewers) and fails tb if any fails.
+func runViewers(tb testing.TB, mode string, n int) viewersResult {
+	tb.Helper()
+	want := screenAt(tb, rfbFixture, -1)
+	size := want.Rect.Size()
+	opts := replay.Options{Speed: replay.SpeedMax, Mode: replay.ModeRender}
+	switch mode {
+	case "render-verify":
+		opts.End = replay.EndHold
+	case "bytes":
+		opts.Mode = replay.ModeBytes
+	}
+	srv := startServer(tb, []string{rfbFixture}, replay.ServerOptions{Playback: opts})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var peak uint64
+	var errs []error
+	sample := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mu.Lock()
+		peak = max(peak, ms.HeapInuse)
+		mu.Unlock()
+	}
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	addr := ""
+	if mode != "bytes" {
+		addr = serveRFB(tb, srv.Server)
+	}
+	runtime.GC()
+	began := cpuTime()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch mode {
+			case "render":
+				v := handshakeViewer(tb, dialRFB(tb, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
+				if err := discardUpdates(v.conn, size); err != nil {
+					fail(err)
+				}
+			case "render-verify":
+				v := startViewer(tb, dialRFB(tb, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
+				v.request(tb, false, size)
+				v.waitScreen(tb, want)
+				v.conn.Close()
+			case "bytes":
+				c := dial(tb, srv.addr, "/")
+				if _, err := io.Copy(io.Discard, c); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-time.After(20 * time.Millisecond):
+			sample()
+		}
+	}
+	r := viewersResult{cpu: cpuTime() - began, peakHeap: peak}
+	srv.Close()
+	if len(errs) > 0 {
+		tb.Fatalf("%d of %d viewers failed, the first with %v", len(errs), n, errs[0])
+	}
+	return r
 }
 
 // discardUpdates asks for a whole-screen update, then for an incremental
