@@ -1,6 +1,7 @@
 package replay_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -33,6 +34,9 @@ type rfbViewer struct {
 	scr  *screen.Screen
 	err  error
 	read int64
+	// patience bounds waitScreen; zero means waitTimeout. A viewer that
+	// reads slowly on purpose needs more on a loaded machine.
+	patience time.Duration
 }
 
 // startViewer does the handshake on conn, sends SetEncodings encs and
@@ -133,7 +137,7 @@ func (v *rfbViewer) request(t testing.TB, incremental bool, size image.Point) {
 // waitScreen asks for updates until the viewer's screen is want.
 func (v *rfbViewer) waitScreen(t testing.TB, want *image.RGBA) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(cmp.Or(v.patience, waitTimeout))
 	for {
 		v.mu.Lock()
 		err := v.err
@@ -326,6 +330,7 @@ func TestRenderSlowViewer(t *testing.T) {
 	}
 	r.Close()
 	v := startViewer(t, slowConn{dialRFB(t, addr), 100_000}, "", rfb.EncodingRaw, rfb.PseudoExtendedDesktopSize)
+	v.patience = 30 * time.Second // two Raw frames take 6 s at 100 KB/s
 	v.request(t, false, image.Pt(320, 240))
 	v.waitScreen(t, want)
 	v.mu.Lock()
@@ -395,7 +400,7 @@ func TestRenderEndClose(t *testing.T) {
 // that asks for Raw and reads at 100 KB/s: a queue of the updates would
 // hold 60 x 300 KB = 18 MB, but the viewer gets a few merged frames and
 // the process's heap grows by less than 6 MB while it plays, and the
-// viewer shows the last screen within 10 s of the end (a Raw frame takes
+// viewer shows the last screen within 12 s of the end (a Raw frame takes
 // 3 s at that rate; without the cap on unsent data, limitUnsent, the
 // kernel's send buffer held so many frames that it did not). It does not
 // run in parallel, so that the heap is this test's.
@@ -412,6 +417,7 @@ func TestRenderSlowViewerMemory(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	base, peak := ms.HeapInuse, ms.HeapInuse
 	v := startViewer(t, slowConn{conn, 100_000}, "", rfb.EncodingRaw)
+	v.patience = 20 * time.Second
 	v.request(t, false, image.Pt(320, 240))
 	began := time.Now()
 	for time.Since(began) < sess.Duration+time.Second {
@@ -421,6 +427,7 @@ func TestRenderSlowViewerMemory(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	v.waitScreen(t, sess.Screen(sess.Duration))
+	late := time.Since(began) - sess.Duration
 	v.mu.Lock()
 	updates, read := v.scr.Updates(), v.read
 	v.mu.Unlock()
@@ -429,6 +436,9 @@ func TestRenderSlowViewerMemory(t *testing.T) {
 		updates, read, time.Since(began).Round(time.Millisecond), growth>>10)
 	if growth > 6<<20 {
 		t.Errorf("heap grew by %d KiB while the slow viewer played, want under 6 MiB", growth>>10)
+	}
+	if late > 12*time.Second {
+		t.Errorf("the last screen came %v after the end, want at most 12 s (a Raw frame takes 3 s): old frames queued", late.Round(time.Millisecond))
 	}
 	if updates >= 61 {
 		t.Errorf("slow viewer got %d updates, want fewer than the session's 61: changes were not merged", updates)
