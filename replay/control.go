@@ -277,7 +277,30 @@ func (s *Server) playFile(ctx context.Context, conn net.Conn, e entry, f *recfil
 		return err
 	}
 	defer s.unregister(p)
+	if f.Reader() != nil {
+		s.wg.Add(1)
+		go s.warmIndex(e)
+	}
 	p.log = log.With("replay", p.id)
 	p.log.Info("replay start", append([]any{"recording", e.name, "format", f.Format().String()}, opts.logAttrs()...)...)
 	return p.run(ctx, conn)
+}
+
+// warmIndex makes the seek index of e ready in the background when a
+// render-mode replay starts, so that the viewer's first seek finds it
+// (building it takes about 10 ms per minute of a busy session) instead
+// of waiting for it. It reads a handle of its own, closed when the
+// Server closes, which ends the build early. A seek while it runs waits
+// for the same build.
+func (s *Server) warmIndex(e entry) {
+	defer s.wg.Done()
+	f, osf, err := s.cat.open(e)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	stop := context.AfterFunc(s.ctx, func() { osf.Close() })
+	defer stop()
+	defer osf.Close()
+	s.idx.get(e, osf)
 }

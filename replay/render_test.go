@@ -408,6 +408,7 @@ func TestRenderSlowViewerMemory(t *testing.T) {
 	sess := rfbtest.LongSession{Cols: 1, Rows: 1, Interval: 50 * time.Millisecond, Duration: 3 * time.Second}
 	path := filepath.Join(t.TempDir(), "busy.wsrec")
 	sess.Write(t, path)
+	writeIndex(t, path) // so that the server does not build it while the heap is measured
 	srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{End: replay.EndHold}})
 	addr := serveRFB(t, srv.Server)
 	conn := dialRFB(t, addr)
@@ -442,5 +443,33 @@ func TestRenderSlowViewerMemory(t *testing.T) {
 	}
 	if updates >= 61 {
 		t.Errorf("slow viewer got %d updates, want fewer than the session's 61: changes were not merged", updates)
+	}
+}
+
+// writeIndex writes the seek index sidecar of the recording at path.
+func writeIndex(t testing.TB, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := screen.BuildIndex(f, fi.Size(), screen.IndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(screen.IndexPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.WriteTo(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -25,9 +25,9 @@ var seekBound = map[bool]time.Duration{false: 300 * time.Millisecond, true: 1500
 // session's at that time, which the screen model decodes from the file
 // too (checked), with every pixel right. It measures the time from the
 // seek command to the last right pixel arriving, and fails when the p95
-// is over seekBound. A first seek, timed apart, builds the seek index in
-// memory, as wsreplay does once per file when the recording has no
-// sidecar index.
+// is over seekBound. A first seek, timed apart, waits for the seek index,
+// which the server builds in memory in the background from the start of
+// the replay, once per file, when the recording has no sidecar index.
 func TestRenderLongSeek(t *testing.T) {
 	t.Parallel()
 	sess := rfbtest.LongSession{}
@@ -44,15 +44,15 @@ func TestRenderLongSeek(t *testing.T) {
 	if _, err := srv.Control(ctx, id, replay.Command{Action: "pause"}); err != nil {
 		t.Fatal(err)
 	}
-	// The first seek builds the seek index, once for the file's version
-	// (wsreplay keeps it for every later viewer): timed apart.
+	// The first seek may wait for the seek index, which the server builds
+	// once for the file's version from the replay's start: timed apart.
 	began := time.Now()
 	v.request(t, true, size)
 	if _, err := srv.Control(ctx, id, replay.Command{Action: "seek", To: "10m"}); err != nil {
 		t.Fatal(err)
 	}
 	v.waitScreenSoon(t, sess.Screen(10*time.Minute))
-	t.Logf("first seek, which builds the seek index: screen right after %v", time.Since(began).Round(100*time.Microsecond))
+	t.Logf("first seek, which may wait for the seek index: screen right after %v", time.Since(began).Round(100*time.Microsecond))
 	rng := rand.New(rand.NewPCG(16, 30))
 	var took []time.Duration
 	for i := range 10 {
