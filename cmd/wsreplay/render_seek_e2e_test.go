@@ -32,6 +32,11 @@ const seekTimes = 10
 // the test's process, several times: it gets more.
 var seekP95 = map[bool]time.Duration{false: 500 * time.Millisecond, true: 2 * time.Second}[raceEnabled]
 
+// seekWait bounds the wait for a viewer's screen after a seek: the first
+// may wait for the seek index, which takes seconds under the race
+// detector on a loaded machine.
+const seekWait = 20 * time.Second
+
 // longRecording writes the synthesized 35-minute session of
 // rfbtest.LongSession to a directory of its own and returns its path.
 func longRecording(t testing.TB) (string, rfbtest.LongSession) {
@@ -115,7 +120,7 @@ func (c controlConn) do(t testing.TB, cmd replay.Command) replay.State {
 }
 
 // seekAll pauses the replay and seeks it to each of ats in turn; after
-// each seek, shown must return the viewer's screen within a few seconds
+// each seek, shown must return the viewer's screen within seekWait
 // with fewer than maxDiff of its pixels unlike the snapshot for that
 // time. It returns the time from each seek command to the first such
 // screen, and logs them.
@@ -130,7 +135,7 @@ func seekAll(t testing.TB, ctl controlConn, ats []time.Duration, want []*image.R
 			t.Errorf("seek to %v: state %+v, want paused at %v", at, st, at)
 		}
 		var diff float64
-		for deadline := time.Now().Add(5 * time.Second); ; {
+		for deadline := time.Now().Add(seekWait); ; {
 			got := shown()
 			diff = 1
 			if got.Bounds() == want[i].Bounds() {
@@ -140,8 +145,8 @@ func seekAll(t testing.TB, ctl controlConn, ats []time.Duration, want []*image.R
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("seek %d to %v: %.2f %% of the pixels unlike the snapshot (screen %v, snapshot %v) after 5 s",
-					i+1, at, 100*diff, got.Bounds(), want[i].Bounds())
+				t.Fatalf("seek %d to %v: %.2f %% of the pixels unlike the snapshot (screen %v, snapshot %v) after %v",
+					i+1, at, 100*diff, got.Bounds(), want[i].Bounds(), seekWait)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
