@@ -91,7 +91,8 @@ type Command struct {
 
 // Control runs a command on the render-mode replay with ID id and returns
 // its state after it. It returns an error matching ErrNotFound for an
-// unknown ID and ErrOption for a bad command.
+// unknown ID, ErrNotStarted while the replay's viewer is in its RFB
+// handshake, and ErrOption for a bad command.
 func (s *Server) Control(ctx context.Context, id string, cmd Command) (State, error) {
 	s.mu.Lock()
 	p := s.players[id]
@@ -192,6 +193,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// maxUnsent is the most that the kernel holds unsent for a viewer of
+// ServeRFB (see limitUnsent).
+const maxUnsent = 64 << 10
+
 // RFBOptions configure Server.ServeRFB.
 type RFBOptions struct {
 	// Recording is the name of the recording every viewer gets. Empty
@@ -228,6 +233,7 @@ func (s *Server) ServeRFB(ctx context.Context, ln net.Listener, opts RFBOptions)
 
 func (s *Server) serveRFBConn(ctx context.Context, c net.Conn, opts RFBOptions) {
 	defer s.wg.Done()
+	limitUnsent(c, maxUnsent)
 	name := opts.Recording
 	if name == "" && !s.cat.single() {
 		recs, err := s.cat.list()
@@ -271,7 +277,30 @@ func (s *Server) playFile(ctx context.Context, conn net.Conn, e entry, f *recfil
 		return err
 	}
 	defer s.unregister(p)
+	if f.Reader() != nil {
+		s.wg.Add(1)
+		go s.warmIndex(e)
+	}
 	p.log = log.With("replay", p.id)
 	p.log.Info("replay start", append([]any{"recording", e.name, "format", f.Format().String()}, opts.logAttrs()...)...)
 	return p.run(ctx, conn)
+}
+
+// warmIndex makes the seek index of e ready in the background when a
+// render-mode replay starts, so that the viewer's first seek finds it
+// (building it takes about 10 ms per minute of a busy session) instead
+// of waiting for it. It reads a handle of its own, closed when the
+// Server closes, which ends the build early. A seek while it runs waits
+// for the same build.
+func (s *Server) warmIndex(e entry) {
+	defer s.wg.Done()
+	f, osf, err := s.cat.open(e)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	stop := context.AfterFunc(s.ctx, func() { osf.Close() })
+	defer stop()
+	defer osf.Close()
+	s.idx.get(e, osf)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsproxy/wsproxy/format"
@@ -18,6 +19,10 @@ import (
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
 	"github.com/wsproxy/wsproxy/replay/render"
 )
+
+// ErrNotStarted is matched by the error of a control command for a
+// render-mode replay whose viewer has not finished its RFB handshake.
+var ErrNotStarted = errors.New("replay: the viewer has not connected yet")
 
 // handshakeTimeout bounds a render-mode viewer's RFB handshake.
 const handshakeTimeout = 30 * time.Second
@@ -128,7 +133,8 @@ type player struct {
 	idx   *indexes
 	auth  string
 
-	ctrl chan control
+	ctrl    chan control
+	running atomic.Bool // the loop runs: the viewer's handshake is done
 
 	// Owned by the loop.
 	scr    *screen.Screen
@@ -173,6 +179,9 @@ func (p *player) snapshot() State {
 
 // do runs a command in the player's loop and waits for it.
 func (p *player) do(ctx context.Context, c control) error {
+	if !p.running.Load() {
+		return ErrNotStarted
+	}
 	c.done = make(chan error, 1)
 	select {
 	case p.ctrl <- c:
@@ -215,6 +224,8 @@ func (p *player) run(ctx context.Context, conn net.Conn) error {
 }
 
 func (p *player) loop(ctx context.Context, v *render.Viewer) error {
+	p.running.Store(true)
+	defer p.running.Store(false)
 	var endWait time.Time
 	for {
 		now := p.clock.Now()
@@ -243,11 +254,14 @@ func (p *player) loop(ctx context.Context, v *render.Viewer) error {
 		stopTimer := func() bool { return false }
 		switch {
 		case p.ended && !p.opts.Loop && p.opts.End == EndClose:
-			// Let the viewer ask for and get the last screen, then close.
+			// Let the viewer ask for and get the last screen, then close:
+			// once it asks again and there is nothing more to send, or
+			// after 5 s for a viewer that stops asking.
 			if endWait.IsZero() {
 				endWait = now
 			}
-			if v.Idle() && now.Sub(endWait) > 100*time.Millisecond || now.Sub(endWait) > 5*time.Second {
+			if v.CaughtUp() || now.Sub(endWait) > 5*time.Second {
+				v.Finish(time.Second)
 				return nil
 			}
 			t := p.clock.NewTimer(100 * time.Millisecond)

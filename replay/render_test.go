@@ -1,6 +1,7 @@
 package replay_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/replay"
 	"github.com/wsproxy/wsproxy/replay/render"
 )
@@ -31,11 +34,22 @@ type rfbViewer struct {
 	scr  *screen.Screen
 	err  error
 	read int64
+	// patience bounds waitScreen; zero means waitTimeout. A viewer that
+	// reads slowly on purpose needs more on a loaded machine.
+	patience time.Duration
 }
 
 // startViewer does the handshake on conn, sends SetEncodings encs and
 // then reads in the background.
 func startViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encoding) *rfbViewer {
+	t.Helper()
+	v := handshakeViewer(t, conn, password, encs...)
+	go v.readLoop()
+	return v
+}
+
+// handshakeViewer does the handshake on conn and sends SetEncodings encs.
+func handshakeViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encoding) *rfbViewer {
 	t.Helper()
 	t.Cleanup(func() { conn.Close() })
 	v := &rfbViewer{conn: conn, scr: screen.New(screen.Options{})}
@@ -81,7 +95,6 @@ func startViewer(t testing.TB, conn net.Conn, password string, encs ...rfb.Encod
 	}
 	client(set)
 	conn.SetDeadline(time.Time{})
-	go v.readLoop()
 	return v
 }
 
@@ -124,7 +137,7 @@ func (v *rfbViewer) request(t testing.TB, incremental bool, size image.Point) {
 // waitScreen asks for updates until the viewer's screen is want.
 func (v *rfbViewer) waitScreen(t testing.TB, want *image.RGBA) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(cmp.Or(v.patience, waitTimeout))
 	for {
 		v.mu.Lock()
 		err := v.err
@@ -317,6 +330,7 @@ func TestRenderSlowViewer(t *testing.T) {
 	}
 	r.Close()
 	v := startViewer(t, slowConn{dialRFB(t, addr), 100_000}, "", rfb.EncodingRaw, rfb.PseudoExtendedDesktopSize)
+	v.patience = 30 * time.Second // two Raw frames take 6 s at 100 KB/s
 	v.request(t, false, image.Pt(320, 240))
 	v.waitScreen(t, want)
 	v.mu.Lock()
@@ -326,4 +340,136 @@ func TestRenderSlowViewer(t *testing.T) {
 		t.Errorf("slow viewer got %d updates, the recording has %d: changes were not merged", got, recorded.Updates())
 	}
 	t.Logf("slow viewer: %d updates, %d bytes; the recording has %d updates", got, read, recorded.Updates())
+}
+
+// TestRenderEndClose plays to the end with EndClose to a viewer that is
+// slow to ask for its first update (300 ms, as a loaded machine or a
+// slow link makes it): it must get the last screen, then a clean end of
+// the connection (EOF, not a reset that would lose the last update), as
+// soon as it asks again and there is nothing more to send.
+func TestRenderEndClose(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, []string{rfbFixture}, replay.ServerOptions{Playback: replay.Options{Speed: replay.SpeedMax}})
+	addr := serveRFB(t, srv.Server)
+	want := screenAt(t, rfbFixture, -1)
+	v := startViewer(t, dialRFB(t, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
+	time.Sleep(300 * time.Millisecond)
+	v.request(t, false, want.Rect.Size())
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		v.mu.Lock()
+		n, err := v.scr.Updates(), v.err
+		v.mu.Unlock()
+		if err != nil {
+			t.Fatalf("viewer: %v before its first update", err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no update")
+		}
+	}
+	v.request(t, true, want.Rect.Size())
+	began := time.Now()
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		v.mu.Lock()
+		err := v.err
+		v.mu.Unlock()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not close the connection at the end")
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !errors.Is(v.err, io.EOF) {
+		t.Errorf("connection ended with %v, want EOF", v.err)
+	}
+	if n := differing(v.scr.Image(), want); n != 0 {
+		t.Errorf("last screen: %d pixels unlike the recording's", n)
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("closed %v after the viewer caught up, want at once", d)
+	}
+}
+
+// TestRenderSlowViewerMemory plays 60 full-screen changes, one every
+// 50 ms (rfbtest.LongSession with one cell), over ServeRFB to a viewer
+// that asks for Raw and reads at 100 KB/s: a queue of the updates would
+// hold 60 x 300 KB = 18 MB, but the viewer gets a few merged frames and
+// the process's heap grows by less than 6 MB while it plays, and the
+// viewer shows the last screen within 12 s of the end (a Raw frame takes
+// 3 s at that rate; without the cap on unsent data, limitUnsent, the
+// kernel's send buffer held so many frames that it did not). It does not
+// run in parallel, so that the heap is this test's.
+func TestRenderSlowViewerMemory(t *testing.T) {
+	sess := rfbtest.LongSession{Cols: 1, Rows: 1, Interval: 50 * time.Millisecond, Duration: 3 * time.Second}
+	path := filepath.Join(t.TempDir(), "busy.wsrec")
+	sess.Write(t, path)
+	writeIndex(t, path) // so that the server does not build it while the heap is measured
+	srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{End: replay.EndHold}})
+	addr := serveRFB(t, srv.Server)
+	conn := dialRFB(t, addr)
+	conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	v := startViewer(t, slowConn{conn, 100_000}, "", rfb.EncodingRaw)
+	v.patience = 20 * time.Second
+	v.request(t, false, image.Pt(320, 240))
+	began := time.Now()
+	for time.Since(began) < sess.Duration+time.Second {
+		v.request(t, true, image.Pt(320, 240))
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+		time.Sleep(20 * time.Millisecond)
+	}
+	v.waitScreen(t, sess.Screen(sess.Duration))
+	late := time.Since(began) - sess.Duration
+	v.mu.Lock()
+	updates, read := v.scr.Updates(), v.read
+	v.mu.Unlock()
+	growth := int64(peak) - int64(base)
+	t.Logf("slow viewer: %d updates of the session's 61, %d bytes read in %v; heap grew by %d KiB at most",
+		updates, read, time.Since(began).Round(time.Millisecond), growth>>10)
+	if growth > 6<<20 {
+		t.Errorf("heap grew by %d KiB while the slow viewer played, want under 6 MiB", growth>>10)
+	}
+	if late > 12*time.Second {
+		t.Errorf("the last screen came %v after the end, want at most 12 s (a Raw frame takes 3 s): old frames queued", late.Round(time.Millisecond))
+	}
+	if updates >= 61 {
+		t.Errorf("slow viewer got %d updates, want fewer than the session's 61: changes were not merged", updates)
+	}
+}
+
+// writeIndex writes the seek index sidecar of the recording at path.
+func writeIndex(t testing.TB, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := screen.BuildIndex(f, fi.Size(), screen.IndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(screen.IndexPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.WriteTo(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -23,8 +23,10 @@ type ServerOptions struct {
 	// through: TLS, logging, timeouts, subprotocols are all the proxy's.
 	// Its Resolver must be nil: the Server chooses each connection's
 	// recording. Its Handler, if not nil, serves the GET and HEAD requests
-	// for other paths than /recordings (wsreplay's --web); nil means those
-	// are answered 404.
+	// for other paths than /recordings and /replays (wsreplay's --web);
+	// nil means those are answered 404. Its Authenticator, if not nil,
+	// guards the replays and the control WebSockets, and GET /recordings
+	// and /replays too (the static files of Handler are not guarded).
 	Proxy proxy.ServerOptions
 
 	// Playback are the options of every replay; the query parameters of
@@ -59,6 +61,7 @@ type Server struct {
 	playback Options
 	clock    Clock
 	web      http.Handler
+	auth     proxy.Authenticator // of the upgrades, for the JSON API too
 	log      *slog.Logger
 	close    sync.Once
 	password string
@@ -98,7 +101,7 @@ func NewServer(paths []string, opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cat: cat, playback: playback, clock: opts.Clock, web: opts.Proxy.Handler, log: opts.Proxy.Logger,
-		password: opts.Password}
+		password: opts.Password, auth: opts.Proxy.Authenticator}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.clock == nil {
 		s.clock = systemClock{}
@@ -250,11 +253,15 @@ func (s *Server) resolve(ctx context.Context, r *proxy.Request) (proxy.Target, e
 // serveHTTP serves the requests that are not WebSocket upgrades.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/recordings" {
-		s.serveList(w, r)
+		if s.authorized(w, r) {
+			s.serveList(w, r)
+		}
 		return
 	}
 	if r.URL.Path == "/replays" || strings.HasPrefix(r.URL.Path, "/replays/") {
-		s.serveReplays(w, r)
+		if s.authorized(w, r) {
+			s.serveReplays(w, r)
+		}
 		return
 	}
 	if s.web != nil {
@@ -262,6 +269,39 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.NotFound(w, r)
+}
+
+// authorized runs the Authenticator of ServerOptions.Proxy, which guards
+// the WebSocket upgrades (the replays and the control WebSockets), on a
+// request of the JSON API, which lists the recordings and the IDs that
+// control the replays: what may not watch or control a replay may not
+// list them either. It answers a refused request and returns false.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.auth == nil {
+		return true
+	}
+	req := &proxy.Request{HTTP: r, ClientAddr: r.RemoteAddr}
+	if addr, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+		req.RemoteAddr = addr
+	}
+	_, err := s.auth.Authenticate(r.Context(), req)
+	if err == nil {
+		return true
+	}
+	var he *proxy.HTTPError
+	if !errors.As(err, &he) {
+		s.log.Error("authenticate", "path", r.URL.Path, "err", err)
+		http.Error(w, "authentication failed", http.StatusInternalServerError)
+		return false
+	}
+	for k, vs := range he.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	s.log.Info("request refused", "path", r.URL.Path, "status", he.Status, "reason", he.Reason)
+	http.Error(w, he.Reason, he.Status)
+	return false
 }
 
 // recordingsJSON is the body of GET /recordings.

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,40 +9,6 @@ import (
 
 	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
-
-// noVNCNpmDir is where .ci/install puts the current noVNC from npm
-// (@novnc/novnc 1.7): $NOVNC_NPM_DIR, or ~/.cache/wsproxy-novnc.
-func noVNCNpmDir() string {
-	dir := os.Getenv("NOVNC_NPM_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "wsproxy-novnc")
-	}
-	return filepath.Join(dir, "node_modules", "@novnc", "novnc")
-}
-
-// noVNCModulePage is a page of our own for the npm package, which has no
-// HTML page: it imports core/rfb.js and shows, as vnc_lite.html does, a
-// status line (#status) and the screen (#screen), and takes the WebSocket
-// from the query (host, port, path).
-const noVNCModulePage = `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>noVNC module test</title></head>
-<body><div id="status">Loading</div><div id="screen"></div>
-<script type="module">
-import RFB from './core/rfb.js';
-const q = new URLSearchParams(location.search);
-const url = 'ws://' + (q.get('host') || location.hostname) + ':' + (q.get('port') || location.port) + '/' + (q.get('path') || 'websockify');
-const status = document.getElementById('status');
-status.textContent = 'Connecting';
-const rfb = new RFB(document.getElementById('screen'), url);
-rfb.addEventListener('connect', () => { status.textContent = 'Connected'; });
-rfb.addEventListener('desktopname', (e) => { status.textContent = 'Connected to ' + e.detail.name; });
-rfb.addEventListener('disconnect', (e) => {
-	status.textContent = e.detail.clean ? 'Disconnected' : 'Something went wrong, connection is closed';
-});
-window.rfb = rfb;
-</script></body></html>
-`
 
 // TestScreenNoVNC records a session of each noVNC, Debian's 1.3 and the
 // current one from npm, in headless Chromium through wsproxy in front of
@@ -73,17 +35,7 @@ func TestScreenNoVNC(t *testing.T) {
 			page := "http://" + addr + "/vnc_lite.html"
 			opts := vnctest.NoVNCOptions{}
 			if client == "npm-1.7" {
-				mod := noVNCNpmDir()
-				vnctest.Require(t, filepath.Join(mod, "core", "rfb.js"), "npm's @novnc/novnc 1.7 (bash .ci/install installs it)")
-				mux := http.NewServeMux()
-				mux.Handle("/", http.FileServer(http.Dir(mod)))
-				mux.HandleFunc("/test.html", func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "text/html; charset=utf-8")
-					w.Write([]byte(noVNCModulePage))
-				})
-				srv := httptest.NewServer(mux)
-				t.Cleanup(srv.Close)
-				page = srv.URL + "/test.html"
+				page = vnctest.ServeNoVNCModule(t)
 				host, port, _ := strings.Cut(addr, ":")
 				opts = vnctest.NoVNCOptions{Host: host, Port: port}
 			}

@@ -51,6 +51,22 @@ start, loop, pace, pace-timeout, end), which noVNC's path setting can carry:
 Durations are seconds (90, 1.5) or Go durations (1m30s, 500ms). Recording
 times are offsets from the start of the session.
 
+A VNC recording is rendered (--mode auto or render): wsreplay decodes it
+and speaks RFB to each viewer itself, so that start and every seek show the
+screen at once, from the nearest keyframe, and any VNC client can watch it,
+noVNC over the WebSocket or a native viewer on --rfb-listen. Each such
+replay has an ID, chosen by the viewer with ?replay=ID or random, and is
+controlled through a WebSocket to /replays/ID/control: each message is a
+JSON command, answered by the replay's state as JSON, or {"error": "..."}:
+
+  {"action": "pause"}  {"action": "resume"}
+  {"action": "seek", "to": "1m30s"}  {"action": "speed", "speed": "4"}
+
+GET /replays lists the replays being served, with their IDs, and
+GET /replays/ID gives one. wsreplay has no authentication of its own:
+whoever reaches its port can watch every recording and control every
+replay.
+
 The listener is wsproxy's: one port serves ws:// and, with --cert, wss://,
 and with --web static files such as noVNC's; clients may speak the binary or
 the base64 subprotocol. On SIGINT or SIGTERM wsreplay closes the replays with

@@ -23,6 +23,19 @@ func (x *Xvnc) Screenshot(t testing.TB) *image.RGBA {
 	return img
 }
 
+// WindowShot returns the contents of the X window id (as xdotool prints
+// it, decimal) without its frame, read with xwd -id. It skips the test
+// (fails it when CI is set) if xwd is missing.
+func (x *Xvnc) WindowShot(t testing.TB, id string) *image.RGBA {
+	t.Helper()
+	Require(t, "xwd", "x11-apps")
+	img, err := decodeXWD(x.Run(t, "xwd", "-id", id, "-silent"))
+	if err != nil {
+		t.Fatalf("screenshot of window %s: %v", id, err)
+	}
+	return img
+}
+
 // xwdHeader is the header of an X Window Dump, version 7 (X11's XWDFile.h):
 // 25 big-endian 32-bit fields; the window's name follows up to HeaderSize,
 // then NColors colour entries of 12 bytes, then the pixels.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb"
@@ -67,6 +68,7 @@ type Viewer struct {
 	scratch    *image.RGBA
 	spare      []byte // a buffer the writer gave back
 	size       image.Point
+	caughtUp   bool // the last Update had a request and nothing to send
 }
 
 // NewViewer starts serving a viewer on conn, whose handshake is done and
@@ -107,6 +109,27 @@ func (v *Viewer) Close() error {
 	v.fail(net.ErrClosed)
 	v.wg.Wait()
 	return nil
+}
+
+// CaughtUp reports whether the last call of Update found the viewer
+// asking for an update and nothing to send: the viewer has the screen
+// that Update was given. It must be called from Update's goroutine.
+func (v *Viewer) CaughtUp() bool { return v.caughtUp }
+
+// Finish ends the connection gracefully after the last update: on a
+// connection that can half-close (TCP), it closes the writing side and
+// waits up to timeout for the viewer to close its own, reading what the
+// viewer still sends, so that the close does not reset the connection
+// and lose the last update in flight. The caller still calls Close.
+func (v *Viewer) Finish(timeout time.Duration) {
+	cw, ok := v.conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	select {
+	case <-v.done:
+	case <-time.After(timeout):
+	}
 }
 
 // Idle reports whether nothing is being written and no request waits:
@@ -248,6 +271,7 @@ func (v *Viewer) Update(s *screen.Screen, tr *screen.Tracker) error {
 		v.mu.Unlock()
 		return err
 	}
+	v.caughtUp = false
 	if !v.requested || v.writing || s.Image() == nil {
 		v.mu.Unlock()
 		return nil
@@ -323,6 +347,7 @@ func (v *Viewer) Update(s *screen.Screen, tr *screen.Tracker) error {
 	if rects == 0 {
 		// Nothing changed: keep the request for the next change.
 		v.spare = buf
+		v.caughtUp = true
 		return nil
 	}
 	if rects > 0xffff {
