@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-		"log/slog"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
