@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,20 @@ type Store struct {
 	client *s3.Client
 	bucket string
 	reqs   atomic.Int64
+
+	mu        sync.Mutex
+	transport *http.Transport // the client's, once built
+}
+
+// Close closes the client's idle connections. The Store may still be
+// used: it opens new ones.
+func (s *Store) Close() {
+	s.mu.Lock()
+	t := s.transport
+	s.mu.Unlock()
+	if t != nil {
+		t.CloseIdleConnections()
+	}
 }
 
 // New returns the Store of bucket. It makes no request: Check does.
@@ -110,7 +125,13 @@ func New(ctx context.Context, cfg Config, bucket string) (*Store, error) {
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
+	st := &Store{bucket: bucket}
+	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout).
+		WithTransportOptions(func(t *http.Transport) {
+			st.mu.Lock()
+			st.transport = t
+			st.mu.Unlock()
+		})))
 	// Retries are the caller's (with backoff over minutes, see
 	// record/upload); the SDK's own few quick ones stay.
 	ac, err := config.LoadDefaultConfig(ctx, opts...)
@@ -124,7 +145,6 @@ func New(ctx context.Context, cfg Config, bucket string) (*Store, error) {
 	// differ in the newer flexible checksums; parts carry Content-MD5.
 	ac.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	ac.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	st := &Store{bucket: bucket}
 	st.client = s3.NewFromConfig(ac, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)

@@ -242,7 +242,7 @@ func (u *Uploader) Stats() Stats {
 }
 
 // Close sends what it can of the files left, until every one is stored or
-// ctx ends, then stops. Files still in the spool are taken up by the next
+// ctx ends, then stops and closes the Store's idle connections. Files still in the spool are taken up by the next
 // Start; Close then returns an error saying how many. It is idempotent.
 func (u *Uploader) Close(ctx context.Context) error {
 	u.mu.Lock()
@@ -266,6 +266,7 @@ func (u *Uploader) Close(ctx context.Context) error {
 	}
 	u.cancel()
 	u.wg.Wait()
+	u.opts.Store.Close()
 	if n := u.pendingFiles(); n > 0 {
 		return fmt.Errorf("upload: %d recordings not yet stored stay in %s for the next start", n, u.opts.Dir)
 	}
