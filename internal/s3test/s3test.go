@@ -100,6 +100,7 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  string
+	acc  string // versitygw's access log: one line a request
 }
 
 // Start starts versitygw with an empty root and the given buckets.
@@ -110,6 +111,7 @@ func Start(t testing.TB, buckets ...string) *Server {
 		s.MakeBucket(b)
 	}
 	s.log = filepath.Join(t.TempDir(), "versitygw.log")
+	s.acc = filepath.Join(t.TempDir(), "access.log")
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -175,7 +177,7 @@ func (s *Server) start() error {
 	}
 	defer log.Close()
 	cmd := exec.Command(s.bin, "--port", s.addr, "--access", AccessKey, "--secret", SecretKey,
-		"--region", Region, "--quiet", "posix", s.root)
+		"--region", Region, "--quiet", "--access-log", s.acc, "posix", s.root)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -200,6 +202,23 @@ func (s *Server) start() error {
 	cmd.Process.Kill()
 	<-done
 	return fmt.Errorf("did not listen on %s within %v", s.addr, Timeout)
+}
+
+// Operations returns the S3 operations the server has served, in order,
+// as its access log names them ("GetObject", "HeadObject", ...): what
+// a test counts to know how many requests a reader made.
+func (s *Server) Operations() []string {
+	b, _ := os.ReadFile(s.acc)
+	var ops []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		for f := range strings.FieldsSeq(line) {
+			if op, ok := strings.CutPrefix(f, "s3_"); ok {
+				ops = append(ops, op)
+				break
+			}
+		}
+	}
+	return ops
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL); Restart starts it again.
