@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -51,6 +54,7 @@ type Object struct {
 	key   string
 	size  int64
 	etag  string
+	mod   time.Time
 	block int64
 
 	mu    sync.Mutex
@@ -81,11 +85,28 @@ func (s *Store) OpenInfo(ctx context.Context, oi ObjectInfo, opts ObjectOptions)
 		bs = DefaultBlockSize
 	}
 	bs = max(bs, minBlockSize)
-	return &Object{st: s, ctx: ctx, key: oi.Key, size: oi.Size, etag: oi.ETag, block: bs}
+	return &Object{st: s, ctx: ctx, key: oi.Key, size: oi.Size, etag: oi.ETag, mod: oi.Modified, block: bs}
 }
 
 // Size returns the object's size in bytes.
 func (o *Object) Size() int64 { return o.size }
+
+// Stat describes the object as a read-only file: its key's last element,
+// size and modification time.
+func (o *Object) Stat() (fs.FileInfo, error) { return objectInfo{o}, nil }
+
+// Close does nothing: an Object holds no connection. It lets an Object
+// stand for an open file.
+func (o *Object) Close() error { return nil }
+
+type objectInfo struct{ o *Object }
+
+func (i objectInfo) Name() string       { return path.Base(i.o.key) }
+func (i objectInfo) Size() int64        { return i.o.size }
+func (i objectInfo) Mode() fs.FileMode  { return 0o444 }
+func (i objectInfo) ModTime() time.Time { return i.o.mod }
+func (i objectInfo) IsDir() bool        { return false }
+func (i objectInfo) Sys() any           { return nil }
 
 // Key returns the object's key.
 func (o *Object) Key() string { return o.key }
