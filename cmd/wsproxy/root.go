@@ -56,6 +56,14 @@ http://ADDR/metrics, and a health check on /healthz (503 once it is
 shutting down), on a plain-HTTP listener of their own, never on the
 WebSocket port.
 
+With --record-upload s3://BUCKET/PREFIX/, --record-dir is a spool: each
+recording is sent to S3-compatible storage as the session runs (a
+multipart upload, a part each 8 MiB), checked against the spool's file
+(size and trailer) once complete, then removed. Failed uploads are retried
+with backoff while sessions go on; at start, recordings left by a killed
+wsproxy are sent, their half-done uploads resumed. Credentials come only
+from the AWS environment and configuration files.
+
 Examples:
 
   # Relay WebSocket connections on port 6080 to the VNC server on
