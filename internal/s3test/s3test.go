@@ -138,13 +138,15 @@ func (s *Server) Config() objstore.Config {
 	return objstore.Config{Endpoint: s.Endpoint(), Region: Region, PathStyle: true}
 }
 
-// Store returns a Store of bucket on the server.
+// Store returns a Store of bucket on the server, whose connections are
+// closed when the test ends.
 func (s *Server) Store(bucket string) *objstore.Store {
 	s.t.Helper()
 	st, err := objstore.New(context.Background(), s.Config(), bucket)
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	s.t.Cleanup(st.Close)
 	return st
 }
 

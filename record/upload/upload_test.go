@@ -97,10 +97,16 @@ func write(t *testing.T, s *record.Session, n int) {
 // waitFor polls cond for up to 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitForIn(t, 20*time.Second, what, cond)
+}
+
+// waitForIn polls cond for up to d.
+func waitForIn(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within 20s: %s", what)
+			t.Fatalf("not within %v: %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -433,4 +439,48 @@ func (w *logBuffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// TestManyConcurrent: a thousand short sessions recorded at once are all
+// stored and leave the spool.
+func TestManyConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a thousand uploads")
+	}
+	srv := s3test.Start(t, bucket)
+	r := newRig(t, srv, t.TempDir(), upload.Options{Workers: 16})
+	const n = 1000
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			h := header(byte(i))
+			h.SessionID = format.NewSessionID()
+			s, err := r.rec.Start(h)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			write(t, s, 4<<10)
+			s.Close(0, format.CloseInfo{By: format.ClosedByClient})
+		})
+	}
+	wg.Wait()
+	waitForIn(t, 2*time.Minute, "a thousand recordings stored", func() bool { return r.up.Stats().Uploaded == n })
+	t.Logf("%d sessions recorded and stored in %v", n, time.Since(t0).Round(time.Millisecond))
+	var keys int
+	r.store.List(t.Context(), "fleet/", func(objstore.ObjectInfo) error { keys++; return nil })
+	if keys != n {
+		t.Errorf("%d objects stored, want %d", keys, n)
+	}
+	waitFor(t, "an empty spool", func() bool {
+		left := 0
+		filepath.WalkDir(r.dir, func(_ string, d os.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() {
+				left++
+			}
+			return nil
+		})
+		return left == 0
+	})
 }
