@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -117,15 +119,17 @@ func (u *Uploader) step(ctx context.Context, f *file, live bool) (done bool, err
 	u.mu.Lock()
 	closedAt := f.closedAt
 	u.mu.Unlock()
+	var lag time.Duration
 	if !closedAt.IsZero() {
-		u.lag.Store(int64(time.Since(closedAt)))
+		lag = time.Since(closedAt)
+		u.lag.Store(int64(lag))
 	}
-	return true, u.finish(f, path, size, "stored")
+	return true, u.finish(f, path, size, "stored", "lag", lag.Round(time.Microsecond))
 }
 
 // finish removes a stored file from the spool unless Keep.
-func (u *Uploader) finish(f *file, path string, size int64, what string) error {
-	u.log.Info("upload: recording "+what, "key", f.key, "bytes", size, "parts", len(f.parts), "kept", u.opts.Keep)
+func (u *Uploader) finish(f *file, path string, size int64, what string, attrs ...any) error {
+	u.log.Info("upload: recording "+what, append([]any{"key", f.key, "bytes", size, "parts", len(f.parts), "kept", u.opts.Keep}, attrs...)...)
 	if u.opts.Keep {
 		return nil
 	}
@@ -241,34 +245,45 @@ func (u *Uploader) put(ctx context.Context, f *file, osf *os.File, size int64, m
 // from the spool's file.
 var ErrMismatch = errors.New("upload: stored object differs from the recording")
 
-// verify compares the stored object with the spool's file: its size, and
+// verify compares the stored object with the spool's file, in one ranged
+// GET whose answer gives its size: its size, and
 // its last bytes (up to 1 MiB, the trailer of a sealed recording: its
 // index, final chain value and seal; for an unsealed one, its last
 // chunks).
 func (u *Uploader) verify(ctx context.Context, key string, osf *os.File, size int64) error {
-	oi, _, err := u.opts.Store.Head(ctx, key)
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	if oi.Size != size {
-		return fmt.Errorf("%w: %s has %d bytes, the spool's file %d", ErrMismatch, key, oi.Size, size)
-	}
 	n := min(size, defaultVerifyWindow)
 	if n == 0 {
+		oi, _, err := u.opts.Store.Head(ctx, key)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if oi.Size != 0 {
+			return fmt.Errorf("%w: %s has %d bytes, the spool's file none", ErrMismatch, key, oi.Size)
+		}
 		return nil
 	}
 	local, err := readRange(osf, size-n, n)
 	if err != nil {
 		return err
 	}
+	// One request: the range's answer also gives the object's size.
 	out, err := u.opts.Store.Client().GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(u.opts.Store.Bucket()), Key: aws.String(key),
 		Range: aws.String(fmt.Sprintf("bytes=%d-%d", size-n, size-1)),
 	})
 	if err != nil {
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable {
+			return fmt.Errorf("%w: %s is shorter than the spool's file (%d bytes)", ErrMismatch, key, size)
+		}
 		return fmt.Errorf("verify %s: %w", key, objstore.Explain(err))
 	}
 	defer out.Body.Close()
+	cr := aws.ToString(out.ContentRange)
+	total := cr[strings.LastIndexByte(cr, '/')+1:]
+	if got, err := strconv.ParseInt(total, 10, 64); err != nil || got != size {
+		return fmt.Errorf("%w: %s: range answer %q, the spool's file has %d bytes", ErrMismatch, key, cr, size)
+	}
 	stored, err := io.ReadAll(io.LimitReader(out.Body, n+1))
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", key, err)

@@ -1,6 +1,7 @@
 package upload_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -483,4 +484,47 @@ func TestManyConcurrent(t *testing.T) {
 		})
 		return left == 0
 	})
+}
+
+// TestStoredDiffers: a spool file whose key already holds other bytes
+// (shorter, or as long but different) is sent again, and the object then
+// matches it; one whose key holds the same bytes is only checked.
+func TestStoredDiffers(t *testing.T) {
+	srv := s3test.Start(t, bucket)
+	dir := t.TempDir()
+	want := make([]byte, 100<<10)
+	rand.Read(want)
+	other := bytes.Clone(want)
+	other[len(other)-1] ^= 1
+	files := map[string][]byte{"short.bin": want[:10], "flipped.bin": other, "same.bin": want}
+	st := srv.Store(bucket)
+	for name, stored := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Client().PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("fleet/" + name), Body: bytes.NewReader(stored)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newRig(t, srv, dir, upload.Options{})
+	waitFor(t, "the spool emptied", func() bool {
+		for name := range files {
+			if exists(filepath.Join(dir, name)) {
+				return false
+			}
+		}
+		return true
+	})
+	for name := range files {
+		got, err := os.ReadFile(filepath.Join(srv.Root(), bucket, "fleet", name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: stored %d bytes (%v), want the spool's %d", name, len(got), err, len(want))
+		}
+	}
+	if got := r.up.Stats().Uploaded; got != 2 {
+		t.Errorf("%d sent again, want 2 (same.bin only checked)", got)
+	}
+	if !strings.Contains(r.log.String(), "replacing it") {
+		t.Error("no replacement in the log")
+	}
 }
