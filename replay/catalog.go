@@ -329,13 +329,12 @@ func (c *catalog) list() ([]Recording, error) {
 
 	recs := make([]Recording, 0, len(entries))
 	keys := make(map[cacheKey]bool, len(entries))
-	for _, e := range entries {
-		rec, key, ok := c.summary(e)
-		if !ok {
+	for _, s := range summaries(c, entries) {
+		if !s.ok {
 			continue
 		}
-		keys[key] = true
-		recs = append(recs, rec)
+		keys[s.key] = true
+		recs = append(recs, s.rec)
 	}
 	// Forget the summaries of files that changed or went away.
 	c.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/wsproxy/wsproxy/format/recfile"
@@ -89,3 +90,37 @@ func (i storedInfo) Mode() fs.FileMode  { return 0o444 }
 func (i storedInfo) ModTime() time.Time { return i.e.Modified }
 func (i storedInfo) IsDir() bool        { return false }
 func (i storedInfo) Sys() any           { return nil }
+
+// listWorkers bounds the recordings summarised at once by a listing: a
+// stored recording's summary waits for two requests, and a first listing
+// of a prefix summarises thousands.
+const listWorkers = 16
+
+// summarized is the result of catalog.summary for one entry.
+type summarized struct {
+	rec Recording
+	key cacheKey
+	ok  bool
+}
+
+// summaries returns c.summary of each entry, in order, listWorkers at a
+// time.
+func summaries(c *catalog, entries []entry) []summarized {
+	out := make([]summarized, len(entries))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(listWorkers, len(entries)) {
+		wg.Go(func() {
+			for i := range next {
+				rec, key, ok := c.summary(entries[i])
+				out[i] = summarized{rec, key, ok}
+			}
+		})
+	}
+	for i := range entries {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
