@@ -388,8 +388,8 @@ func (u *Uploader) listUploads(ctx context.Context) (map[string][]mpUpload, erro
 }
 
 // abortStale aborts the uploads found at Start that belong to no file of
-// the spool and are older than StaleAge. u.mu is held.
-func (u *Uploader) abortStale(ctx context.Context, left []string) {
+// the spool and are older than StaleAge.
+func (u *Uploader) abortStale(ctx context.Context, uploads map[string][]mpUpload, left []string) {
 	if u.opts.StaleAge < 0 {
 		return
 	}
@@ -397,7 +397,7 @@ func (u *Uploader) abortStale(ctx context.Context, left []string) {
 	for _, n := range left {
 		mine[u.opts.Prefix+n] = true
 	}
-	for key, ups := range u.uploads {
+	for key, ups := range uploads {
 		if mine[key] {
 			continue
 		}

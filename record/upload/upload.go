@@ -170,6 +170,7 @@ func (u *Uploader) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	u.abortStale(ctx, uploads, left)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.uploads = uploads
@@ -181,7 +182,6 @@ func (u *Uploader) Start(ctx context.Context) error {
 	if len(left) > 0 {
 		u.log.Info("upload: recordings left in the spool by a previous run", "count", len(left), "dir", u.opts.Dir)
 	}
-	u.abortStale(ctx, left)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u.cancel = cancel
 	u.work = make(chan *file)
