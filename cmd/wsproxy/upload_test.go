@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	crand "crypto/rand"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +66,7 @@ func storedChain(t *testing.T, st *objstore.Store, key string) format.Verificati
 func TestRecordUpload(t *testing.T) {
 	srv := s3test.Start(t, uploadBucket)
 	dir := t.TempDir()
-	in := startRun(t, append(uploadArgs(srv, dir), "127.0.0.1:0", startEcho(t, "tcp", nil))...)
+	in := startRun(t, append(uploadArgs(srv, dir), "--metrics-listen", "127.0.0.1:0", "127.0.0.1:0", startEcho(t, "tcp", nil))...)
 	c := mustDialWS(t, "ws://"+in.addr+"/?token=s1", nil)
 	for range 10 {
 		assertEcho(t, c, "hello")
@@ -84,6 +86,21 @@ func TestRecordUpload(t *testing.T) {
 	_, meta, _ := st.Head(context.Background(), key)
 	if meta["status"] != "sealed" || !strings.HasPrefix(meta["client"], "127.0.0.1:") {
 		t.Errorf("metadata %v", meta)
+	}
+	m := metricsListeningRE.FindStringSubmatch(in.stderr.String())
+	if m == nil {
+		t.Fatal("no metrics address in the log")
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"wsproxy_recording_upload_objects_total 1\n", "wsproxy_recording_upload_pending 0\n", "wsproxy_recording_upload_errors_total 0\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
