@@ -95,10 +95,10 @@ func write(t *testing.T, s *record.Session, n int) {
 	}
 }
 
-// waitFor polls cond for up to 20 s.
+// waitFor polls cond for up to a minute (the machine may be loaded).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	waitForIn(t, 20*time.Second, what, cond)
+	waitForIn(t, time.Minute, what, cond)
 }
 
 // waitForIn polls cond for up to d.
