@@ -98,6 +98,9 @@ type Options struct {
 	// Logger receives errors and the files created. Zero (nil) means
 	// slog.Default().
 	Logger *slog.Logger
+	// Spool, if set, is told of every file created and closed, and
+	// admits new files (see Spool). It needs Dir. Zero (nil) means none.
+	Spool Spool
 }
 
 // Recorder creates one recording per session. It is safe for concurrent
@@ -160,6 +163,9 @@ func New(opts Options) (*Recorder, error) {
 	}
 	if err := checkTemplate(opts.Name); err != nil {
 		return nil, err
+	}
+	if opts.Spool != nil && opts.Dir == "" {
+		return nil, errors.New("record: a spool needs a directory")
 	}
 	if opts.MaxSize < 0 {
 		return nil, fmt.Errorf("record: negative maximum size %d", opts.MaxSize)
@@ -267,6 +273,12 @@ func (r *Recorder) place(h *format.Header, part int) (*place, error) {
 			return nil, fmt.Errorf("record: %w", err)
 		}
 		return &place{dir: dir, release: func() { dir.Close() }, shown: filepath.Dir(r.opts.File), part: part, numbered: true}, nil
+	}
+	if r.opts.Spool != nil {
+		if err := r.opts.Spool.Admit(); err != nil {
+			r.stats.errors.Add(1)
+			return nil, fmt.Errorf("record: %w", err)
+		}
 	}
 	rel := filepath.Clean(expand(r.opts.Name, h))
 	if part > 0 {

@@ -239,8 +239,10 @@ func (s *Session) writeLoop(p *place) {
 	if s.sink != nil {
 		if err := s.sink.close(); err != nil {
 			s.fail(fmt.Errorf("seal %s: %w", s.name, err))
+			s.spoolClosed(false)
 		} else {
 			s.log.Debug("recording sealed", "file", s.name)
+			s.spoolClosed(true)
 		}
 	} else if s.lost.Records > 0 {
 		s.log.Error("recording: records lost", "records", s.lost.Records, "bytes", s.lost.Bytes)
@@ -266,13 +268,16 @@ func (s *Session) write(rec format.Record) {
 			s.lost.Bytes += b
 		}
 		s.sink.abandon()
+		s.spoolClosed(false)
 		s.prev, s.sink = s.sink.chain(), nil
 		return
 	}
 	if max := s.r.opts.MaxSize; max > 0 && s.sink.size() >= max {
-		if err := s.sink.close(); err != nil {
+		err := s.sink.close()
+		if err != nil {
 			s.fail(fmt.Errorf("seal %s: %w", s.name, err))
 		}
+		s.spoolClosed(err == nil)
 		s.prev, s.sink = s.sink.chain(), nil
 		s.part++
 		if err := s.open(); err != nil {
@@ -336,6 +341,7 @@ func (s *Session) reopen(at time.Duration) bool {
 		if err := s.sink.write(format.Record{Kind: format.KindGap, Time: at, Gap: s.lost}); err != nil {
 			s.fail(err)
 			s.sink.abandon()
+			s.spoolClosed(false)
 			s.sink = nil
 			return false
 		}
@@ -387,6 +393,7 @@ func (s *Session) openAt(p *place) error {
 	c.done(false)
 	s.sink, s.name = sk, name
 	s.log.Info("recording", "file", name, "part", s.part)
+	s.spoolCreated()
 	return nil
 }
 

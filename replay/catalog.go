@@ -90,9 +90,10 @@ type catalog struct {
 
 // source is one path given to the Server.
 type source struct {
-	path string   // as given
-	name string   // a file's name; empty for a directory
-	root *os.Root // a directory, through which its files are opened
+	path  string   // as given
+	name  string   // a file's name; empty for a directory
+	root  *os.Root // a directory, through which its files are opened
+	store Store    // a Store (store.go); nil for a path
 }
 
 // cacheKey identifies a version of a file: a file that changes gets a new
@@ -107,11 +108,12 @@ type cacheKey struct {
 type entry struct {
 	name string
 	src  *source
-	rel  string // path under src.root, with the OS's separators
+	rel  string      // path under src.root, with the OS's separators; the name in src.store
+	info *StoreEntry // a Store's listing of it, if listed
 }
 
-func newCatalog(paths []string, opts recfile.Options) (*catalog, error) {
-	if len(paths) == 0 {
+func newCatalog(paths []string, stores []Store, opts recfile.Options) (*catalog, error) {
+	if len(paths) == 0 && len(stores) == 0 {
 		return nil, errors.New("replay: no recording given")
 	}
 	c := &catalog{opts: opts, cache: make(map[cacheKey]*Recording)}
@@ -149,11 +151,16 @@ func newCatalog(paths []string, opts recfile.Options) (*catalog, error) {
 		}
 		c.sources = append(c.sources, source{path: p, root: root})
 	}
+	for _, st := range stores {
+		c.sources = append(c.sources, source{path: st.String(), store: st})
+	}
 	return c, nil
 }
 
 // single reports whether the catalog is one file, which every client gets.
-func (c *catalog) single() bool { return len(c.sources) == 1 && c.sources[0].root == nil }
+func (c *catalog) single() bool {
+	return len(c.sources) == 1 && c.sources[0].root == nil && c.sources[0].store == nil
+}
 
 func (c *catalog) close() {
 	for _, s := range c.sources {
@@ -171,6 +178,16 @@ func (c *catalog) lookup(name string) (entry, error) {
 	}
 	for i := range c.sources {
 		s := &c.sources[i]
+		if s.store != nil {
+			if _, ok := localName(name); !ok {
+				continue
+			}
+			if f, err := s.store.Open(context.Background(), name); err == nil {
+				f.Close()
+				return entry{name: name, src: s, rel: name}, nil
+			}
+			continue
+		}
 		if s.root == nil {
 			if name == s.name {
 				return entry{name: name, src: s}, nil
@@ -213,7 +230,10 @@ func localName(name string) (string, bool) {
 // open opens the recording of e. Close the returned File, then the
 // os.File. A special file (a named pipe...) is refused, not opened: it
 // could block the open for ever (regfile).
-func (c *catalog) open(e entry) (*recfile.File, *os.File, error) {
+func (c *catalog) open(e entry) (*recfile.File, recFile, error) {
+	if e.src.store != nil {
+		return c.openStored(e)
+	}
 	var (
 		osf *os.File
 		err error
@@ -260,6 +280,19 @@ func (c *catalog) list() ([]Recording, error) {
 	)
 	for i := range c.sources {
 		s := &c.sources[i]
+		if s.store != nil {
+			err := s.store.List(context.Background(), func(se StoreEntry) error {
+				if !seen[se.Name] {
+					seen[se.Name] = true
+					entries = append(entries, entry{name: se.Name, src: s, rel: se.Name, info: &se})
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("replay: %s: %w", s.path, err)
+			}
+			continue
+		}
 		if s.root == nil {
 			if !seen[s.name] {
 				seen[s.name] = true
@@ -296,13 +329,12 @@ func (c *catalog) list() ([]Recording, error) {
 
 	recs := make([]Recording, 0, len(entries))
 	keys := make(map[cacheKey]bool, len(entries))
-	for _, e := range entries {
-		rec, key, ok := c.summary(e)
-		if !ok {
+	for _, s := range summaries(c, entries) {
+		if !s.ok {
 			continue
 		}
-		keys[key] = true
-		recs = append(recs, rec)
+		keys[s.key] = true
+		recs = append(recs, s.rec)
 	}
 	// Forget the summaries of files that changed or went away.
 	c.mu.Lock()
@@ -324,7 +356,10 @@ func (c *catalog) summary(e entry) (rec Recording, key cacheKey, ok bool) {
 		fi  fs.FileInfo
 		err error
 	)
-	if e.src.root != nil {
+	if e.src.store != nil {
+		key.path = e.src.path + "\x00" + e.rel
+		fi, err = e.statStored()
+	} else if e.src.root != nil {
 		fi, err = e.src.root.Stat(e.rel)
 		key.path = filepath.Join(e.src.path, e.rel)
 	} else {
@@ -332,7 +367,7 @@ func (c *catalog) summary(e entry) (rec Recording, key cacheKey, ok bool) {
 		key.path = e.src.path
 	}
 	if err != nil {
-		if e.src.root != nil {
+		if e.src.root != nil || e.src.store != nil {
 			return rec, key, false
 		}
 		return Recording{Name: e.name, Status: recfile.Unreadable.String(), Error: err.Error(), Markers: []Marker{}}, key, true
@@ -362,7 +397,7 @@ func (c *catalog) scan(e entry) (Recording, bool) {
 	rec := Recording{Name: e.name, Markers: []Marker{}}
 	f, osf, err := c.open(e)
 	if err != nil {
-		if e.src.root != nil && errors.Is(err, recfile.ErrUnknownFormat) {
+		if (e.src.root != nil || e.src.store != nil) && errors.Is(err, recfile.ErrUnknownFormat) {
 			return rec, false
 		}
 		rec.Status, rec.Error = recfile.StatusOf(recfile.Unknown, err).String(), err.Error()
@@ -372,7 +407,9 @@ func (c *catalog) scan(e entry) (Recording, bool) {
 	defer f.Close()
 	// Read through, for the markers and for damage that the trailer of a
 	// sealed file does not show: a replay of it would stop there.
-	s, _ := recfile.Summarize(context.Background(), f, recfile.SummaryOptions{Scan: true, MaxMarkers: MaxListedMarkers})
+	// A stored recording is summarised from its index (ranged reads of
+	// a sealed one's header and trailer), not downloaded.
+	s, _ := recfile.Summarize(context.Background(), f, recfile.SummaryOptions{Scan: e.src.store == nil, MaxMarkers: MaxListedMarkers})
 	rec.Format = s.Format.String()
 	if s.Format == recfile.WSRec {
 		start := s.Header.Start

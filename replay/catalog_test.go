@@ -41,7 +41,7 @@ func TestCatalogStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := newCatalog([]string{dir}, recfile.Options{})
+	c, err := newCatalog([]string{dir}, nil, recfile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ import (
 type conn struct {
 	name  string
 	file  *recfile.File
-	osf   *os.File
+	osf   recFile
 	opts  Options
 	clock Clock
 	log   *slog.Logger
@@ -65,7 +65,7 @@ type conn struct {
 	released bool // the recording is closed: by finish, or at a hold
 }
 
-func newConn(name string, file *recfile.File, osf *os.File, opts Options, clock Clock, log *slog.Logger) *conn {
+func newConn(name string, file *recfile.File, osf recFile, opts Options, clock Clock, log *slog.Logger) *conn {
 	return &conn{
 		name: name, file: file, osf: osf, opts: opts, clock: clock, log: log,
 		start: clock.Now(),

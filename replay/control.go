@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -267,7 +266,7 @@ func (s *Server) play(ctx context.Context, conn net.Conn, e entry, opts Options,
 
 // playFile runs a render-mode replay of e, open as f and osf, on conn;
 // it closes all three.
-func (s *Server) playFile(ctx context.Context, conn net.Conn, e entry, f *recfile.File, osf *os.File, opts Options, id string, log *slog.Logger) error {
+func (s *Server) playFile(ctx context.Context, conn net.Conn, e entry, f *recfile.File, osf recFile, opts Options, id string, log *slog.Logger) error {
 	defer osf.Close()
 	defer f.Close()
 	p := &player{id: id, name: e.name, e: e, file: f, osf: osf, opts: opts, clock: s.clock, log: log, idx: &s.idx,

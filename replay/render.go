@@ -77,7 +77,7 @@ type indexSlot struct {
 // file's version. The sidecar is never written: the recordings'
 // directory may be read-only or another program's, and wsrecord-inspect
 // writes it.
-func (x *indexes) get(e entry, osf *os.File) (*screen.Index, error) {
+func (x *indexes) get(e entry, osf recFile) (*screen.Index, error) {
 	fi, err := osf.Stat()
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ type player struct {
 	name  string
 	e     entry
 	file  *recfile.File
-	osf   *os.File
+	osf   recFile
 	opts  Options
 	clock Clock
 	log   *slog.Logger

@@ -45,6 +45,11 @@ type ServerOptions struct {
 	// for VNC authentication with it (only its first 8 bytes count, as for
 	// every VNC server); empty means security None.
 	Password string
+	// Stores are further collections of recordings, such as object
+	// storage prefixes, listed after the paths. Their summaries are read
+	// from each recording's index (a sealed one's header and trailer) and
+	// list no markers.
+	Stores []Store
 }
 
 // Server serves recordings to WebSocket clients as if they came from the
@@ -96,7 +101,7 @@ func NewServer(paths []string, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := newCatalog(paths, opts.Reader)
+	cat, err := newCatalog(paths, opts.Stores, opts.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +312,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 // recordingsJSON is the body of GET /recordings.
 type recordingsJSON struct {
 	Recordings []Recording `json:"recordings"`
+	Next       string      `json:"next,omitempty"` // after= of the next page (page.go)
 }
 
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
@@ -316,7 +322,12 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot list the recordings", http.StatusInternalServerError)
 		return
 	}
-	b, err := json.Marshal(recordingsJSON{Recordings: recs})
+	recs, next, err := page(recs, r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	b, err := json.Marshal(recordingsJSON{Recordings: recs, Next: next})
 	if err != nil {
 		s.log.Error("listing recordings", "err", err)
 		http.Error(w, "cannot list the recordings", http.StatusInternalServerError)

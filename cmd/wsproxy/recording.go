@@ -36,6 +36,10 @@ type recordFlags struct {
 
 	RecordRecipient  []string `env:"WSPROXY_RECORD_RECIPIENT" placeholder:"KEY|FILE" group:"Recording" help:"Encrypt each recording to this age recipient (age1…), or to those listed in FILE (one a line, as age-keygen -y prints them); repeatable, comma-separated in the environment. Only their identities read the recordings; anyone can still verify them. Rotating keys needs only a new list."`
 	RecordPublicMeta []string `env:"WSPROXY_RECORD_PUBLIC_META" placeholder:"KEY,..." group:"Recording" help:"Metadata keys an encrypted recording keeps readable without an identity. Default: listen,program,hostname,subprotocol,tls.version,tls.cipher,source (client, user, token, target and the rest are encrypted); give none to encrypt them all."`
+
+	// spool is told of the recording files: the uploader of
+	// --record-upload, set before recorder is called; nil for none.
+	spool record.Spool `kong:"-"`
 }
 
 // enabled reports whether sessions are recorded.
@@ -102,6 +106,7 @@ func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
 		Dir: f.RecordDir, Name: f.RecordName, File: f.Record,
 		Format: record.Format(f.RecordFormat), Mode: mode, FlushInterval: f.RecordFlush,
 		MaxSize: size, Policy: record.Policy(f.RecordPolicy), Logger: log,
+		Spool: f.spool,
 	}
 	opts.Level = recordLevels[f.RecordLevel]
 	if f.RecordSignKey != "" {

@@ -58,6 +58,14 @@ http://ADDR/metrics, and a health check on /healthz (503 once it is
 shutting down), on a plain-HTTP listener of their own, never on the
 WebSocket port.
 
+With --record-upload s3://BUCKET/PREFIX/, --record-dir is a spool: each
+recording is sent to S3-compatible storage as the session runs (a
+multipart upload, a part each 8 MiB), checked against the spool's file
+(size and trailer) once complete, then removed. Failed uploads are retried
+with backoff while sessions go on; at start, recordings left by a killed
+wsproxy are sent, their half-done uploads resumed. Credentials come only
+from the AWS environment and configuration files.
+
 Examples:
 
   # Relay WebSocket connections on port 6080 to the VNC server on
@@ -126,6 +134,7 @@ type rootCmd struct {
 	TrustedProxy []string `env:"WSPROXY_TRUSTED_PROXY" placeholder:"CIDR" group:"Proxies" help:"Believe the client address that a peer inside CIDR (repeatable) gives in a PROXY protocol v1/v2 header, Forwarded, X-Forwarded-For or X-Real-IP, for the logs and recordings. Other peers' headers are ignored, and their PROXY headers refused."`
 
 	recordFlags  `embed:""`
+	uploadFlags  `embed:""`
 	metricsFlags `embed:""`
 
 	LogFormat    string `env:"WSPROXY_LOG_FORMAT" default:"text" enum:"text,json" group:"Logging" help:"Format of the lines on stderr and in --log-file: text (key=value) or json (one object per line, for log shippers). Every line about a connection carries its session ID."`
@@ -218,7 +227,10 @@ func (c *rootCmd) Validate() error {
 	if c.WebAuth && (c.Web == "" || c.AuthPlugin == "") {
 		return errors.New("--web-auth needs --web and --auth-plugin")
 	}
-	return c.recordFlags.validate()
+	if err := c.recordFlags.validate(); err != nil {
+		return err
+	}
+	return c.uploadFlags.validate(&c.recordFlags)
 }
 
 // plugins returns the token and auth plugin options.
@@ -298,6 +310,14 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if c.Traffic {
 		taps = append(taps, newTrafficTap(kctx.Stdout))
 	}
+	up, err := c.startUpload(ctx, c.RecordDir, log)
+	if err != nil {
+		return err
+	}
+	if up != nil {
+		defer stopUpload(up, log) // after rec.Close below
+		c.spool = up
+	}
 	rec, err := c.recorder(log)
 	if err != nil {
 		return err
@@ -314,6 +334,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	defer c.metrics.Close() // after the server has shut down
 	if rec != nil {
 		c.metrics.AddRecorder(rec.Stats)
+		registerUpload(c.metrics, up)
 	}
 	resolver, auth, stopPlugins, err := buildPlugins(c.plugins(), log)
 	if err != nil {

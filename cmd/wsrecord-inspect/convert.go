@@ -220,6 +220,9 @@ func sourceStart(r *recording, start wallTime) (time.Time, string, error) {
 	if !start.IsZero() {
 		return start.Time, "given on the command line", nil
 	}
+	if r.osf == nil {
+		return time.Time{}, "", fmt.Errorf("%s: give --start: a stored object's modification time is not its recording's", r.name)
+	}
 	fi, err := r.osf.Stat()
 	if err != nil {
 		return time.Time{}, "", err

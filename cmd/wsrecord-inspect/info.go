@@ -144,12 +144,12 @@ func (c *infoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	detail := false
 	if len(c.Paths) == 1 {
 		fi, err := os.Stat(c.Paths[0])
-		detail = err != nil || !fi.IsDir()
+		detail = (err != nil || !fi.IsDir()) && !isPrefix(c.Paths[0])
 	}
 	var rows []*infoRow
 	skipped := 0
 	for _, path := range c.Paths {
-		err := forRecordings(path, func(name string, named bool) error {
+		err := c.read.forRecordings(ctx, path, func(name string, named bool) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -34,6 +34,7 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e *env
 		*read = &root.Read
 	}
 	err := cli.Run(ctx, program(root), args, stdout, stderr)
+	root.Read.closeStores()
 	// verify's statuses 0 to 4 are its verdicts: a command line it cannot
 	// use must not look like one of them (2 is "unsealed").
 	if pe, ok := errors.AsType[*kong.ParseError](err); ok && cli.ExitCode(err) == cli.ExitUsage &&

@@ -39,7 +39,7 @@ func TestRun(t *testing.T) {
 			"Exit status: 0 on success",
 			"Examples:",
 			"    wsrecord-inspect info session.wsrec\n",
-			"--version          Print the program's version and exit.",
+			"--version            Print the program's version and exit.",
 			"-i, --identity=FILE",
 			"info <path> ... [flags]",
 			"frames <file> [flags]",

@@ -32,7 +32,7 @@ type indexFlag struct {
 // index is not used, with a note; none is written.
 func (f indexFlag) player(ctx context.Context, r *recording, stderr io.Writer) *render.Player {
 	var x *screen.Index
-	if !f.NoIndex && r.Format() == recfile.WSRec {
+	if !f.NoIndex && r.Format() == recfile.WSRec && r.osf != nil { // no index beside an object
 		idx := screen.IndexPath(r.name)
 		var err error
 		x, err = render.LoadIndex(r.File, r.osf, idx, screen.IndexOptions{})

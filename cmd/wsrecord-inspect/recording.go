@@ -15,6 +15,7 @@ import (
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/internal/objstore"
 	"github.com/wsproxy/wsproxy/internal/regfile"
 	"golang.org/x/term"
 )
@@ -30,7 +31,8 @@ const barMinRead = 256
 type recording struct {
 	*recfile.File
 	name string
-	osf  *os.File
+	osf  *os.File         // nil for an object
+	obj  *objstore.Object // an s3:// recording; nil for a file
 	br   *barReader
 	bar  *progressbar.ProgressBar // nil without a progress bar
 }
@@ -38,6 +40,7 @@ type recording struct {
 // readFlags are the flags of every command that opens recordings.
 type readFlags struct {
 	Identity []string `short:"i" type:"path" env:"WSRECORD_IDENTITY" placeholder:"FILE" help:"age identity file (as age-keygen writes it) that opens encrypted recordings; repeatable. Without one, an encrypted recording can be verified and summarised, but not read."`
+	s3Flags  `embed:""`
 
 	ids    []age.Identity
 	idsErr error
@@ -69,7 +72,11 @@ func (f *readFlags) open(name string) (*recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openRecording(name, recfile.Options{Format: format.ReaderOptions{Identities: ids}})
+	opts := recfile.Options{Format: format.ReaderOptions{Identities: ids}}
+	if objstore.IsURL(name) {
+		return f.openObject(name, opts)
+	}
+	return openRecording(name, opts)
 }
 
 // openRecording opens the named recording. The error is the command's:
@@ -133,7 +140,10 @@ func (r *recording) Close() error {
 	if r.File != nil {
 		err = r.File.Close()
 	}
-	return errors.Join(err, r.osf.Close())
+	if r.osf != nil {
+		err = errors.Join(err, r.osf.Close())
+	}
+	return err
 }
 
 // end turns the error that ended reading r into the command's: nil for

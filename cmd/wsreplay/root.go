@@ -93,7 +93,8 @@ Examples:
 // rootCmd is wsreplay's command line.
 type rootCmd struct {
 	Source     string   `arg:"" optional:"" help:"Where to accept WebSocket connections: [source_addr:]source_port. Left out with --unix-listen; optional, and not bound, with systemd's socket activation."`
-	Recordings []string `arg:"" optional:"" name:"recording" help:"Recording files, or directories of recordings, to serve."`
+	Recordings []string `arg:"" optional:"" name:"recording" help:"Recording files, or directories of recordings, to serve; s3://BUCKET/PREFIX/ serves the recordings under a prefix of object storage, s3://BUCKET/KEY one."`
+	s3Flags    `embed:""`
 
 	Speed       string `env:"WSREPLAY_SPEED" default:"1" group:"Playback" help:"Playback speed, from 0.1 to 100, or max for as fast as the client reads."`
 	IdleLimit   string `env:"WSREPLAY_IDLE_LIMIT" default:"0" placeholder:"SECONDS" group:"Playback" help:"Cut every gap longer than this in the recording to this length (before --speed). 0 means no limit."`
@@ -241,7 +242,13 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	}
 	defer c.metrics.Close() // after the server has closed
 	opts.Proxy.Observer = c.metrics.Observer()
-	srv, err := replay.NewServer(c.Recordings, opts)
+	paths, stores, closeStores, err := c.stores(ctx, c.Recordings)
+	defer closeStores() // after the server has closed
+	if err != nil {
+		return err
+	}
+	opts.Stores = stores
+	srv, err := replay.NewServer(paths, opts)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/record"
 )
@@ -69,4 +71,21 @@ func (e *Endpoint) Close() {
 	if e != nil {
 		e.srv.Close()
 	}
+}
+
+// Register adds a collector of the program's own (the recording
+// uploader's), whose metric names it prefixes with Namespace.
+func (e *Endpoint) Register(c prometheus.Collector) {
+	if e != nil {
+		e.m.reg.MustRegister(c)
+	}
+}
+
+// Namespace returns the program's metric namespace ("wsproxy"); "" for a
+// nil Endpoint.
+func (e *Endpoint) Namespace() string {
+	if e == nil {
+		return ""
+	}
+	return e.m.ns
 }
