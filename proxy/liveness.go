@@ -62,11 +62,19 @@ func (o *ServerOptions) clientCheckInterval() time.Duration {
 }
 
 // limitClient sets keepalive and TCP_USER_TIMEOUT on the client's TCP
-// connection, and keeps its syscall.RawConn in s.craw for checkClient.
-// It does nothing without ClientTimeout or a TCP connection.
+// connection, and keeps its syscall.RawConn in s.craw for checkClient,
+// and caps its unsent data (ClientMaxUnsent). It does nothing without a
+// TCP connection; keepalive and the user timeout need ClientTimeout.
 func (s *session) limitClient() {
 	d := s.srv.opts.ClientTimeout
 	tc := tcpConn(s.client.raw)
+	if tc != nil && s.srv.opts.ClientMaxUnsent > 0 {
+		if raw, err := tc.SyscallConn(); err == nil {
+			if err := setNotSentLowat(raw, s.srv.opts.ClientMaxUnsent); err != nil {
+				s.log.Debug("client TCP_NOTSENT_LOWAT", "err", err)
+			}
+		}
+	}
 	if d <= 0 || tc == nil {
 		return
 	}

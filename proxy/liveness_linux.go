@@ -24,6 +24,19 @@ func setUserTimeout(raw syscall.RawConn, d time.Duration) error {
 	return serr
 }
 
+// setNotSentLowat sets TCP_NOTSENT_LOWAT (tcp(7)): the socket is writable
+// only while less than n bytes are unsent.
+func setNotSentLowat(raw syscall.RawConn, n int) error {
+	var serr error
+	err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
 // socketError returns the error the kernel holds for the socket fd, as a
 // syscall.Errno, or nil. Reading it clears it: the caller stops the
 // session.

@@ -14,4 +14,6 @@ const socketErrorSupported = false
 
 func setUserTimeout(syscall.RawConn, time.Duration) error { return nil }
 
+func setNotSentLowat(syscall.RawConn, int) error { return nil }
+
 func socketError(uintptr) error { return nil }

@@ -125,6 +125,16 @@ type ServerOptions struct {
 	// on Linux).
 	ClientTimeout time.Duration
 
+	// ClientMaxUnsent caps what the kernel holds unsent for each TCP
+	// client, in bytes (TCP_NOTSENT_LOWAT on Linux; ignored elsewhere):
+	// a write to the client then waits until less is unsent, so that the
+	// target side sees a slow client at once instead of after the send
+	// buffer has grown to megabytes. For servers whose clients want the
+	// newest data rather than all of it, such as render-mode replays,
+	// which merge what a slow viewer has not taken. Zero leaves the
+	// system's buffering.
+	ClientMaxUnsent int
+
 	// MaxMessageSize is the largest message a client may send, in bytes
 	// (fragments added up); a larger one closes with 1009. Zero means
 	// DefaultMaxMessageSize.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
@@ -405,14 +407,33 @@ func TestRenderEndClose(t *testing.T) {
 // kernel's send buffer held so many frames that it did not). It does not
 // run in parallel, so that the heap is this test's.
 func TestRenderSlowViewerMemory(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		dial func(t *testing.T, srv *server) (viewer, tcp net.Conn)
+	}{
+		{"RFB", func(t *testing.T, srv *server) (net.Conn, net.Conn) {
+			c := dialRFB(t, serveRFB(t, srv.Server))
+			return c, c
+		}},
+		// As noVNC watches: the proxy caps the client socket's unsent data
+		// (proxy.ServerOptions.ClientMaxUnsent) as ServeRFB does.
+		{"WebSocket", func(t *testing.T, srv *server) (net.Conn, net.Conn) {
+			c := dial(t, srv.addr, "/", "binary")
+			return &wsViewerConn{Conn: c, rd: &wsutil.Reader{Source: c, State: ws.StateClientSide}}, c.Conn
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testRenderSlowViewerMemory(t, tt.dial) })
+	}
+}
+
+func testRenderSlowViewerMemory(t *testing.T, dial func(t *testing.T, srv *server) (viewer, tcp net.Conn)) {
 	sess := rfbtest.LongSession{Cols: 1, Rows: 1, Interval: 50 * time.Millisecond, Duration: 3 * time.Second}
 	path := filepath.Join(t.TempDir(), "busy.wsrec")
 	sess.Write(t, path)
 	writeIndex(t, path) // so that the server does not build it while the heap is measured
 	srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{End: replay.EndHold}})
-	addr := serveRFB(t, srv.Server)
-	conn := dialRFB(t, addr)
-	conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	conn, tcp := dial(t, srv)
+	tcp.(*net.TCPConn).SetReadBuffer(64 << 10)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -444,6 +465,52 @@ func TestRenderSlowViewerMemory(t *testing.T) {
 	if updates >= 61 {
 		t.Errorf("slow viewer got %d updates, want fewer than the session's 61: changes were not merged", updates)
 	}
+}
+
+// wsViewerConn is a viewer's WebSocket session as a net.Conn of RFB
+// bytes: Read returns the payloads of the server's messages, Write sends
+// each buffer as a masked binary message.
+type wsViewerConn struct {
+	net.Conn
+	rd      *wsutil.Reader
+	inFrame bool
+}
+
+func (c *wsViewerConn) Read(p []byte) (int, error) {
+	for {
+		if c.inFrame {
+			n, err := c.rd.Read(p)
+			if err == io.EOF {
+				c.inFrame = false
+				err = nil
+				if n == 0 {
+					continue
+				}
+			}
+			return n, err
+		}
+		hdr, err := c.rd.NextFrame()
+		if err != nil {
+			return 0, err
+		}
+		if hdr.OpCode == ws.OpClose {
+			return 0, io.EOF
+		}
+		if hdr.OpCode.IsControl() {
+			if err := c.rd.Discard(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		c.inFrame = true
+	}
+}
+
+func (c *wsViewerConn) Write(p []byte) (int, error) {
+	if err := wsutil.WriteClientBinary(c.Conn, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // writeIndex writes the seek index sidecar of the recording at path.

@@ -27,6 +27,9 @@ type ServerOptions struct {
 	// nil means those are answered 404. Its Authenticator, if not nil,
 	// guards the replays and the control WebSockets, and GET /recordings
 	// and /replays too (the static files of Handler are not guarded).
+	// Its ClientMaxUnsent, when zero, is set to 64 KiB: a slow viewer of
+	// a render-mode replay then gets merged, recent updates rather than
+	// frames queued seconds ago in the kernel.
 	Proxy proxy.ServerOptions
 
 	// Playback are the options of every replay; the query parameters of
@@ -117,6 +120,9 @@ func NewServer(paths []string, opts ServerOptions) (*Server, error) {
 	popts := opts.Proxy
 	popts.Resolver = proxy.ResolverFunc(s.resolve)
 	popts.Handler = http.HandlerFunc(s.serveHTTP)
+	if popts.ClientMaxUnsent == 0 {
+		popts.ClientMaxUnsent = maxUnsent
+	}
 	if s.proxy, err = proxy.NewServer(popts); err != nil {
 		cat.close()
 		return nil, err
