@@ -30,6 +30,7 @@ const barMinRead = 256
 type recording struct {
 	*recfile.File
 	name string
+	ids  []age.Identity // the identities it was opened with
 	osf  *os.File
 	br   *barReader
 	bar  *progressbar.ProgressBar // nil without a progress bar
@@ -69,7 +70,11 @@ func (f *readFlags) open(name string) (*recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openRecording(name, recfile.Options{Format: format.ReaderOptions{Identities: ids}})
+	r, err := openRecording(name, recfile.Options{Format: format.ReaderOptions{Identities: ids}})
+	if err == nil {
+		r.ids = ids
+	}
+	return r, err
 }
 
 // openRecording opens the named recording. The error is the command's:
