@@ -2,13 +2,14 @@ package screen
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"io"
 	"slices"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // historySize is deflate's window: the most a back-reference reaches.
