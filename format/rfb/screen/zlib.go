@@ -33,7 +33,8 @@ var syncFlush = []byte{0, 0, 0xff, 0xff}
 // not end with a sync flush stops the Screen (ErrCorrupt) rather than
 // risk decoding the next one from the middle of a block.
 type zstream struct {
-	hist    []byte // the last output, at most historySize bytes
+	hist    []byte // the last output, at most historySize bytes: buf's tail
+	buf     []byte // holds hist: see remember
 	started bool   // the 2-byte zlib header has been read
 	fr      io.ReadCloser
 	br      bytes.Reader
@@ -43,7 +44,7 @@ type zstream struct {
 // reset forgets the stream: its next data starts with a zlib header
 // (Tight's reset bits).
 func (z *zstream) reset() {
-	z.hist, z.started = z.hist[:0], false
+	z.hist, z.buf, z.started = z.hist[:0], z.buf[:0], false
 }
 
 // inflate decompresses data, one rectangle's part of the stream, and
@@ -104,20 +105,22 @@ func (z *zstream) inflate(data []byte, limit int) ([]byte, error) {
 }
 
 // remember appends out to the history, keeping its last historySize
-// bytes.
+// bytes. The history is the tail of buf, twice its size, so that most
+// calls append without moving what is kept.
 func (z *zstream) remember(out []byte) {
-	if z.hist == nil {
-		z.hist = make([]byte, 0, historySize)
+	if z.buf == nil {
+		z.buf = make([]byte, 0, 2*historySize)
 	}
 	if len(out) >= historySize {
-		z.hist = append(z.hist[:0], out[len(out)-historySize:]...)
+		z.buf = append(z.buf[:0], out[len(out)-historySize:]...)
+		z.hist = z.buf
 		return
 	}
-	if drop := len(z.hist) + len(out) - historySize; drop > 0 {
-		n := copy(z.hist, z.hist[drop:])
-		z.hist = z.hist[:n]
+	if len(z.buf)+len(out) > cap(z.buf) {
+		z.buf = z.buf[:copy(z.buf[:cap(z.buf)], z.hist)]
 	}
-	z.hist = append(z.hist, out...)
+	z.buf = append(z.buf, out...)
+	z.hist = z.buf[max(0, len(z.buf)-historySize):]
 }
 
 // zlibRect decodes the Zlib encoding (rfbproto.rst, "zlib Encoding"): Raw
@@ -308,33 +311,43 @@ func (s *Screen) unpackPalette(tile image.Rectangle, packed []byte, bits, n int,
 	whole := tw / perByte // bytes of a row that hold perByte pixels
 	mask := byte(1<<bits - 1)
 	put := func(dst []byte, i byte) { binary.LittleEndian.PutUint32(dst, uint32(palette[i])) }
+	// Two pixels at a time: pairsN[i] holds the colours of the two
+	// indices of bits bits packed in i, first one first in memory.
+	var pairs2 [4]uint64
+	var pairs4 [16]uint64
+	switch bits {
+	case 1:
+		for i := range pairs2 {
+			pairs2[i] = uint64(palette[i>>1]) | uint64(palette[i&1])<<32
+		}
+	case 2:
+		for i := range pairs4 {
+			pairs4[i] = uint64(palette[i>>2]) | uint64(palette[i&3])<<32
+		}
+	}
 	for y := range th {
 		row := packed[y*rowBytes : (y+1)*rowBytes]
 		dst := s.fb.Pix[s.fb.PixOffset(tile.Min.X, tile.Min.Y+y):][:tw*4]
 		switch bits {
 		case 1: // n is 2: every index is valid
+			pairs := &pairs2
 			for _, b := range row[:whole] {
 				d := dst[:32]
-				put(d[0:4], b>>7)
-				put(d[4:8], b>>6&1)
-				put(d[8:12], b>>5&1)
-				put(d[12:16], b>>4&1)
-				put(d[16:20], b>>3&1)
-				put(d[20:24], b>>2&1)
-				put(d[24:28], b>>1&1)
-				put(d[28:32], b&1)
+				binary.LittleEndian.PutUint64(d[0:8], pairs[b>>6])
+				binary.LittleEndian.PutUint64(d[8:16], pairs[b>>4&3])
+				binary.LittleEndian.PutUint64(d[16:24], pairs[b>>2&3])
+				binary.LittleEndian.PutUint64(d[24:32], pairs[b&3])
 				dst = dst[32:]
 			}
 		case 2: // n is 3 or 4
+			pairs := &pairs4
 			for _, b := range row[:whole] {
 				if n == 3 && b&(b>>1)&0x55 != 0 {
 					return errPaletteIndex{3, n}
 				}
 				d := dst[:16]
-				put(d[0:4], b>>6)
-				put(d[4:8], b>>4&3)
-				put(d[8:12], b>>2&3)
-				put(d[12:16], b&3)
+				binary.LittleEndian.PutUint64(d[0:8], pairs[b>>4])
+				binary.LittleEndian.PutUint64(d[8:16], pairs[b&15])
 				dst = dst[16:]
 			}
 		default:
