@@ -1,8 +1,11 @@
 package format
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -59,6 +62,7 @@ type Reader struct {
 	chain0    Hash        // chain value of the header frame
 	aead      cipher.AEAD // an encrypted recording's, when an identity opened it
 	keyErr    error       // why an encrypted recording's chunks cannot be read
+	sidecar   []byte      // SidecarKey's key, when an identity opened it
 
 	tr     *trailer // nil when the file is not sealed
 	trErr  error    // why a trailer the file claims could not be used
@@ -185,6 +189,9 @@ func (r *Reader) openKey(hc *headerCrypt, identities []age.Identity) error {
 	if r.aead, err = newAEAD(r.header.Cipher, key); err != nil {
 		return err
 	}
+	if r.sidecar, err = hkdf.Key(sha256.New, key, nil, sidecarInfo, dataKeySize); err != nil {
+		return err
+	}
 	plain, err := r.aead.Open(nil, nonce(metaNonceSeq), hc.Secret, hc.AD)
 	if err != nil {
 		return &CorruptError{Offset: 0, Chunk: -1, Err: fmt.Errorf("header: sealed metadata: %w", err)}
@@ -203,6 +210,26 @@ func (r *Reader) openKey(hc *headerCrypt, identities []age.Identity) error {
 		r.header.Meta[k] = v
 	}
 	return nil
+}
+
+// sidecarInfo is the HKDF info string of SidecarKey (format/SPEC.md,
+// "Encryption").
+const sidecarInfo = "wsproxy sidecar key v1"
+
+// SidecarKey returns the key that files derived from an encrypted
+// recording, such as its seek index, are encrypted with, so that exactly
+// those who can read the recording can read them: 32 bytes derived from
+// its data key by HKDF-SHA256 (no salt, info "wsproxy sidecar key v1").
+// It returns nil and no error for a recording in the clear, and the error
+// of Encrypted when no identity opened it.
+func (r *Reader) SidecarKey() ([]byte, error) {
+	if r.header.Cipher == NoCipher {
+		return nil, nil
+	}
+	if r.sidecar == nil {
+		return nil, r.keyErr
+	}
+	return bytes.Clone(r.sidecar), nil
 }
 
 // Encrypted reports whether the recording is encrypted, and if so why its

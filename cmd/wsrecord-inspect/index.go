@@ -16,6 +16,8 @@ import (
 )
 
 type indexCmd struct {
+	read *readFlags // the root's, set by runEnv
+
 	Paths []string `arg:"" name:"path" help:"Recordings, or directories searched for *.wsrec files."`
 	JSON  bool     `name:"json" help:"Print JSON lines, one per recording: file, index, action (up-to-date, built, rebuilt, skipped, failed), reason, keyframes, size and recording_size (bytes), took (nanoseconds)."`
 }
@@ -33,8 +35,12 @@ An index changes nothing of the recording: verify's verdict is the same.
 websockify recordings have no index (they are decoded from the start) and
 are skipped with a note when named; in directories only *.wsrec files are
 looked at, names starting with "." left out. Exit status 1 if an index could
-not be built (an encrypted recording, which needs its identity and is
-decoded from the start instead, or one that cannot be read).`
+not be built (one that cannot be read).
+
+An encrypted recording is indexed with --identity; its keyframes, which are
+pictures of the screen, are then sealed with a key derived from the
+recording's own data key, so that the index opens for exactly those who can
+read the recording. Without an identity it is not indexed (exit status 1).`
 }
 
 // indexLine is a line of index's output.
@@ -46,6 +52,10 @@ type indexLine struct {
 }
 
 func (c *indexCmd) Run(ctx context.Context, kctx *kong.Context) error {
+	ids, err := c.read.identities()
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(kctx.Stdout)
 	var failed, total int
 	for _, path := range c.Paths {
@@ -58,7 +68,7 @@ func (c *indexCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			}
 			total++
 			l := indexLine{File: name, Index: screen.IndexPath(name)}
-			res, err := render.RefreshIndex(name, l.Index, screen.IndexOptions{})
+			res, err := render.RefreshIndex(name, l.Index, screen.IndexOptions{Identities: ids})
 			l.IndexResult = res
 			switch {
 			case errors.Is(err, render.ErrNotIndexable):

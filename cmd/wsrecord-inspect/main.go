@@ -30,7 +30,7 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e *env
 	root := &rootCmd{Convert: convertCmd{env: e}, Cut: cutCmd{env: e}}
 	for _, read := range []**readFlags{&root.Info.read, &root.Frames.read, &root.Dump.read, &root.Verify.read,
 		&root.Convert.read, &root.Cut.read, &root.Stats.read, &root.RFB.read, &root.Keys.read,
-		&root.Snapshot.read, &root.ContactSheet.read, &root.Video.read} {
+		&root.Snapshot.read, &root.ContactSheet.read, &root.Video.read, &root.Index.read} {
 		*read = &root.Read
 	}
 	err := cli.Run(ctx, program(root), args, stdout, stderr)

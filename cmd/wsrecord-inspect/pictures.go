@@ -35,7 +35,7 @@ func (f indexFlag) player(ctx context.Context, r *recording, stderr io.Writer) *
 	if !f.NoIndex && r.Format() == recfile.WSRec && r.osf != nil { // no index beside an object
 		idx := screen.IndexPath(r.name)
 		var err error
-		x, err = render.LoadIndex(r.File, r.osf, idx, screen.IndexOptions{})
+		x, err = render.LoadIndex(r.File, r.osf, idx, screen.IndexOptions{Identities: r.ids})
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			notef(stderr, "%s: not using %s (%v): decoding from the start; \"wsrecord-inspect index\" rebuilds it", r.name, idx, err)
 		}

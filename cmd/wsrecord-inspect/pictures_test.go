@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/clitest"
 	"github.com/wsproxy/wsproxy/format"
@@ -455,4 +457,77 @@ func TestVideo(t *testing.T) {
 		}
 		clitest.AssertContains(t, "stderr", se, []string{".mp4, .webm or .mkv"})
 	})
+}
+
+// TestIndexEncrypted indexes an encrypted copy of a capture: not without
+// its identity; with it, a sealed index that snapshot uses (no note) and
+// whose pictures are those of the capture in the clear.
+func TestIndexEncrypted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clear := filepath.Join(rfbFixtures, "xvnc-none-noVNC-like.wsrec")
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(dir, "id.txt")
+	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.Open(clear, format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := format.NewWriter(&buf, format.Header{}, format.WriterOptions{Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(dir, "enc.wsrec")
+	if err := os.WriteFile(rec, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, so, _ := runCmd(t, "index", "--json", rec)
+	if code != 1 || !strings.Contains(so, `"action":"failed"`) || !strings.Contains(so, "identity") {
+		t.Fatalf("without identity: exit %d, %s; want 1 and a failure naming the identity", code, so)
+	}
+	code, so, se := runCmd(t, "index", "--json", "--identity", idFile, rec)
+	if code != 0 || !strings.Contains(so, `"action":"built"`) {
+		t.Fatalf("with identity: exit %d, %s %s", code, so, se)
+	}
+	idx, err := os.ReadFile(screen.IndexPath(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx) < 12 || idx[10] != 1 {
+		t.Fatalf("index flags %v, want sealed (1)", idx[10:12])
+	}
+	for _, at := range []string{"1s", "2500ms", "3600ms"} {
+		got, want := filepath.Join(dir, "enc-"+at+".png"), filepath.Join(dir, "clear-"+at+".png")
+		code, _, se := runCmd(t, "snapshot", "--identity", idFile, rec, "--at", at, "-o", got)
+		if code != 0 || se != "" {
+			t.Fatalf("snapshot through the sealed index: exit %d: %s", code, se)
+		}
+		if code, _, se := runCmd(t, "snapshot", clear, "--no-index", "--at", at, "-o", want); code != 0 {
+			t.Fatalf("exit %d: %s", code, se)
+		}
+		assertSameImage(t, got, readPNG(t, got), readPNG(t, want))
+	}
 }

@@ -31,6 +31,7 @@ const barMinRead = 256
 type recording struct {
 	*recfile.File
 	name string
+	ids  []age.Identity   // the identities it was opened with
 	osf  *os.File         // nil for an object
 	obj  *objstore.Object // an s3:// recording; nil for a file
 	br   *barReader
@@ -73,10 +74,16 @@ func (f *readFlags) open(name string) (*recording, error) {
 		return nil, err
 	}
 	opts := recfile.Options{Format: format.ReaderOptions{Identities: ids}}
+	var r *recording
 	if objstore.IsURL(name) {
-		return f.openObject(name, opts)
+		r, err = f.openObject(name, opts)
+	} else {
+		r, err = openRecording(name, opts)
 	}
-	return openRecording(name, opts)
+	if err == nil {
+		r.ids = ids
+	}
+	return r, err
 }
 
 // openRecording opens the named recording. The error is the command's:

@@ -18,7 +18,7 @@ func TestArgs(t *testing.T) {
 		err  error
 	}{
 		{"MP4", Options{Output: "a.MP4", Size: image.Pt(320, 240), FPS: 10},
-			"-f rawvideo -pix_fmt rgba -video_size 320x240 -framerate 10 -i pipe:0 -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p -movflags +faststart -f mp4 a.MP4", nil},
+			"-f rawvideo -pix_fmt rgba -video_size 320x240 -framerate 10 -i pipe:0 -c:v libx264 -preset ultrafast -crf 20 -pix_fmt yuv420p -movflags +faststart -f mp4 a.MP4", nil},
 		{"WebM", Options{Output: "a.webm", Size: image.Pt(2, 2), FPS: 2.5}, "-framerate 2.5 -i pipe:0 -c:v libvpx-vp9", nil},
 		{"Format", Options{Output: "tmp", Format: "matroska", Size: image.Pt(2, 2), FPS: 1}, "-f matroska tmp", nil},
 		{"ErrContainer", Options{Output: "a.avi", Size: image.Pt(2, 2), FPS: 1}, "", ErrContainer},

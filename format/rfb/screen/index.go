@@ -2,6 +2,8 @@ package screen
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/wsproxy/wsproxy/format"
@@ -56,6 +59,11 @@ type IndexOptions struct {
 	MaxBytes int64
 	// Screen configures the Screens decoded and restored.
 	Screen Options
+	// Identities open an encrypted (version 2) recording, whose index is
+	// sealed with its sidecar key (format.Reader.SidecarKey, format/SPEC.md
+	// "Seek index"). Nil means none: an encrypted recording then has no
+	// index, and BuildIndex and ReadIndex return format.ErrNoIdentity.
+	Identities []age.Identity
 }
 
 // keyframe is one entry of an index.
@@ -77,7 +85,46 @@ type Index struct {
 	size        int64
 	fingerprint [32]byte
 	keys        []keyframe
-	file        []byte // the index file, when read from one
+	file        []byte      // the index file, when read from one
+	aead        cipher.AEAD // seals keyframes: nil for a recording in the clear
+}
+
+// indexSealed is the flag of an index whose keyframes are sealed.
+const indexSealed = 1
+
+// sidecarAEAD returns the AEAD that seals the index keyframes of the
+// recording of size bytes in ra, and nil for a recording in the clear. It
+// returns format.ErrNoIdentity (or format.ErrWrongIdentity) for an
+// encrypted one that identities do not open.
+func sidecarAEAD(ra io.ReaderAt, size int64, identities []age.Identity) (cipher.AEAD, error) {
+	r, err := format.NewReader(ra, size, format.ReaderOptions{Identities: identities})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return readerAEAD(r)
+}
+
+// readerAEAD returns the AEAD of r's sidecar key, nil for a recording in
+// the clear.
+func readerAEAD(r *format.Reader) (cipher.AEAD, error) {
+	key, err := r.SidecarKey()
+	if err != nil || key == nil {
+		return nil, err
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// keyNonce is the nonce that seals keyframe i: i as 8 little-endian
+// bytes, then 4 zero bytes.
+func keyNonce(i int) []byte {
+	var n [12]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(i))
+	return n[:]
 }
 
 // Fingerprint returns what binds an index to a recording: SHA-256 of the
@@ -125,17 +172,21 @@ func BuildIndex(ra io.ReaderAt, size int64, opts IndexOptions) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("screen: fingerprint: %w", err)
 	}
-	r, err := format.NewReader(ra, size, format.ReaderOptions{})
+	r, err := format.NewReader(ra, size, format.ReaderOptions{Identities: opts.Identities})
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	aead, err := readerAEAD(r)
+	if err != nil {
+		return nil, err
+	}
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return nil, err
 	}
 	defer enc.Close()
-	x := &Index{opts: opts, size: size, fingerprint: fp}
+	x := &Index{opts: opts, size: size, fingerprint: fp, aead: aead}
 	s := New(opts.Screen)
 	var (
 		last      time.Duration // time of the last record fed
@@ -170,7 +221,11 @@ func BuildIndex(ra io.ReaderAt, size int64, opts IndexOptions) (*Index, error) {
 		if err != nil {
 			continue // inside a message: try after the next record
 		}
-		x.keys = append(x.keys, keyframe{time: last, records: s.records, skip: skip, blob: enc.EncodeAll(st, nil)})
+		blob := enc.EncodeAll(st, nil)
+		if aead != nil {
+			blob = aead.Seal(blob[:0:0], keyNonce(len(x.keys)), blob, fp[:])
+		}
+		x.keys = append(x.keys, keyframe{time: last, records: s.records, skip: skip, blob: blob})
 		lastKey, lastBytes = rec.Time, sent
 	}
 	return x, nil
@@ -191,6 +246,9 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	copy(head, indexMagic[:])
 	le := binary.LittleEndian
 	le.PutUint16(head[8:], IndexVersion)
+	if x.aead != nil {
+		le.PutUint16(head[10:], indexSealed)
+	}
 	le.PutUint64(head[16:], uint64(x.size))
 	copy(head[24:56], x.fingerprint[:])
 	le.PutUint32(head[56:], uint32(len(x.keys)))
@@ -239,7 +297,8 @@ func ReadIndex(b []byte, ra io.ReaderAt, size int64, opts IndexOptions) (*Index,
 	if v := le.Uint16(b[8:]); v != IndexVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrIndexStale, v)
 	}
-	if le.Uint16(b[10:]) != 0 || le.Uint32(b[12:]) != 0 || le.Uint32(b[60:]) != 0 {
+	flags := le.Uint16(b[10:])
+	if flags&^indexSealed != 0 || le.Uint32(b[12:]) != 0 || le.Uint32(b[60:]) != 0 {
 		return nil, fmt.Errorf("%w: unknown flags or reserved bits", ErrIndexCorrupt)
 	}
 	n := le.Uint32(b[56:])
@@ -257,7 +316,17 @@ func ReadIndex(b []byte, ra io.ReaderAt, size int64, opts IndexOptions) (*Index,
 	if int64(le.Uint64(b[16:])) != size || [32]byte(b[24:56]) != fp {
 		return nil, ErrIndexStale
 	}
-	x := &Index{opts: opts, size: size, fingerprint: fp, file: b}
+	aead, err := sidecarAEAD(ra, size, opts.Identities)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case aead != nil && flags&indexSealed == 0:
+		return nil, fmt.Errorf("%w: an index in the clear for an encrypted recording", ErrIndexStale)
+	case aead == nil && flags&indexSealed != 0:
+		return nil, fmt.Errorf("%w: a sealed index for a recording in the clear", ErrIndexCorrupt)
+	}
+	x := &Index{opts: opts, size: size, fingerprint: fp, file: b, aead: aead}
 	var prev keyframe
 	for i := range n {
 		e := b[indexHeaderSize+i*indexEntrySize:]
@@ -343,7 +412,14 @@ func (x *Index) SeekTo(r *format.Reader, t time.Duration) (*Screen, error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := dec.DecodeAll(x.blob(k), nil)
+		blob := x.blob(k)
+		if x.aead != nil {
+			if blob, err = x.aead.Open(nil, keyNonce(i), blob, x.fingerprint[:]); err != nil {
+				dec.Close()
+				return nil, fmt.Errorf("%w: keyframe at %v: %w", ErrIndexCorrupt, k.time, err)
+			}
+		}
+		st, err := dec.DecodeAll(blob, nil)
 		dec.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%w: keyframe at %v: %w", ErrIndexCorrupt, k.time, err)

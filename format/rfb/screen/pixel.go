@@ -155,3 +155,63 @@ func tightPixel888(pf rfb.PixelFormat) bool {
 		pf.RedMax == 255 && pf.GreenMax == 255 && pf.BlueMax == 255 &&
 		pf.RedShift%8 == 0 && pf.GreenShift%8 == 0 && pf.BlueShift%8 == 0
 }
+
+// pixelReader reads the pixels of one rectangle: PIXELs, or ZRLE's
+// 3-byte CPIXELs. For the common formats (32 bpp true colour with 8-bit
+// components at byte shifts, either byte order) it copies the three
+// colour bytes from where they lie, with no conversion per pixel.
+type pixelReader struct {
+	c      *converter
+	size   int  // bytes read per pixel
+	dropMS bool // for a CPIXEL: see converter.cpixelSize
+	direct bool // idx locates R, G and B in the size bytes
+	idx    [3]uint8
+}
+
+// reader returns a pixelReader of pixels of size bytes: c.bpp, or 3 for
+// a CPIXEL that leaves out the byte dropMS names.
+func (c *converter) reader(size int, dropMS bool) pixelReader {
+	r := pixelReader{c: c, size: size, dropMS: dropMS}
+	if !c.fast {
+		return r
+	}
+	// Find each component's byte by reading one byte set at a time, then
+	// make sure the shortcut agrees with the conversion on a mixed value.
+	found := 0
+	for pos := range size {
+		var b [4]byte
+		b[pos] = 0xff
+		col := r.slow(b[:])
+		for k := range 3 {
+			if uint8(col>>(8*k)) == 0xff {
+				r.idx[k] = uint8(pos)
+				found |= 1 << k
+			}
+		}
+	}
+	if found != 7 {
+		return r
+	}
+	probe := []byte{0x12, 0x34, 0x56, 0x78}
+	r.direct = true
+	if r.read(probe) != r.slow(probe) {
+		r.direct = false
+	}
+	return r
+}
+
+// slow converts one pixel through the converter.
+func (r *pixelReader) slow(b []byte) rgba {
+	if r.size == 3 && r.c.bpp == 4 {
+		return r.c.compactPixel(b, r.dropMS)
+	}
+	return r.c.pixel(b)
+}
+
+// read returns the colour of the pixel b starts with.
+func (r *pixelReader) read(b []byte) rgba {
+	if r.direct {
+		return rgba(uint32(b[r.idx[0]]) | uint32(b[r.idx[1]])<<8 | uint32(b[r.idx[2]])<<16 | 0xff000000)
+	}
+	return r.slow(b)
+}

@@ -140,11 +140,13 @@ func wantLen(data []byte, n int, what string) error {
 func (s *Screen) pixels(c *converter, area image.Rectangle, p []byte) {
 	bpp := c.bpp
 	w := area.Dx()
+	pr := c.reader(bpp, false)
 	for y := area.Min.Y; y < area.Max.Y; y++ {
-		row := s.fb.Pix[s.fb.PixOffset(area.Min.X, y):]
-		src := p[(y-area.Min.Y)*w*bpp:]
-		for x := range w {
-			binary.LittleEndian.PutUint32(row[4*x:], uint32(c.pixel(src[x*bpp:])))
+		row := s.fb.Pix[s.fb.PixOffset(area.Min.X, y):][:4*w]
+		src := p[(y-area.Min.Y)*w*bpp:][:w*bpp]
+		for x := 0; x < len(row); x += 4 {
+			binary.LittleEndian.PutUint32(row[x:], uint32(pr.read(src)))
+			src = src[bpp:]
 		}
 	}
 }

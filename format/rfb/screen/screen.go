@@ -76,6 +76,7 @@ type Screen struct {
 	dirty    Tracker // for Dirty
 
 	scratch []byte
+	tile    []byte // a ZRLE tile's pixels, 64×64 in image.RGBA layout
 }
 
 // New returns a Screen for one session, starting at its first byte.
@@ -280,6 +281,16 @@ func (s *Screen) damageCursor() {
 // set writes colour c at x, y, which the caller has checked.
 func (s *Screen) set(x, y int, c rgba) {
 	binary.LittleEndian.PutUint32(s.fb.Pix[s.fb.PixOffset(x, y):], uint32(c))
+}
+
+// blit copies pix, the pixels of r (which the caller has checked) row
+// after row in image.RGBA layout, into the framebuffer.
+func (s *Screen) blit(r image.Rectangle, pix []byte) {
+	w := 4 * r.Dx()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(s.fb.Pix[s.fb.PixOffset(r.Min.X, y):], pix[:w])
+		pix = pix[w:]
+	}
 }
 
 // fill paints r, which the caller has checked, with c.

@@ -2,6 +2,7 @@ package screen
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/draw"
@@ -137,31 +138,36 @@ func (s *Screen) tightRect(c *converter, area image.Rectangle, d []byte, isPNG b
 	switch {
 	case colours > 2:
 		for y := range h {
-			for x := range w {
-				i := int(data[y*w+x])
-				if i >= colours {
+			row := s.fb.Pix[s.fb.PixOffset(area.Min.X, area.Min.Y+y):][:4*w]
+			for x, i := range data[y*w : (y+1)*w] {
+				if int(i) >= colours {
 					return corrupt("Tight palette index %d of %d colours", i, colours)
 				}
-				s.set(area.Min.X+x, area.Min.Y+y, palette[i])
+				binary.LittleEndian.PutUint32(row[4*x:], uint32(palette[i]))
 			}
 		}
 	case colours > 0:
 		rowBytes := (w + 7) / 8
 		for y := range h {
+			row := s.fb.Pix[s.fb.PixOffset(area.Min.X, area.Min.Y+y):][:4*w]
+			bits := data[y*rowBytes : (y+1)*rowBytes]
 			for x := range w {
-				i := int(data[y*rowBytes+x/8]>>(7-x%8)) & 1
+				i := int(bits[x>>3]>>(7-x&7)) & 1
 				if i >= colours {
 					return corrupt("Tight palette index %d of %d colours", i, colours)
 				}
-				s.set(area.Min.X+x, area.Min.Y+y, palette[i])
+				binary.LittleEndian.PutUint32(row[4*x:], uint32(palette[i]))
 			}
 		}
 	case filter == tightGradient:
 		s.gradient(c, area, data, tp888)
 	default:
 		for y := range h {
-			for x := range w {
-				s.set(area.Min.X+x, area.Min.Y+y, tpixel(data[(y*w+x)*tpSize:]))
+			row := s.fb.Pix[s.fb.PixOffset(area.Min.X, area.Min.Y+y):][:4*w]
+			src := data[y*w*tpSize : (y+1)*w*tpSize]
+			for x := 0; x < len(row); x += 4 {
+				binary.LittleEndian.PutUint32(row[x:], uint32(tpixel(src)))
+				src = src[tpSize:]
 			}
 		}
 	}

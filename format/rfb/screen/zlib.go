@@ -2,11 +2,14 @@ package screen
 
 import (
 	"bytes"
-	"compress/flate"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"io"
 	"slices"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // historySize is deflate's window: the most a back-reference reaches.
@@ -30,7 +33,8 @@ var syncFlush = []byte{0, 0, 0xff, 0xff}
 // not end with a sync flush stops the Screen (ErrCorrupt) rather than
 // risk decoding the next one from the middle of a block.
 type zstream struct {
-	hist    []byte // the last output, at most historySize bytes
+	hist    []byte // the last output, at most historySize bytes: buf's tail
+	buf     []byte // holds hist: see remember
 	started bool   // the 2-byte zlib header has been read
 	fr      io.ReadCloser
 	br      bytes.Reader
@@ -40,7 +44,7 @@ type zstream struct {
 // reset forgets the stream: its next data starts with a zlib header
 // (Tight's reset bits).
 func (z *zstream) reset() {
-	z.hist, z.started = z.hist[:0], false
+	z.hist, z.buf, z.started = z.hist[:0], z.buf[:0], false
 }
 
 // inflate decompresses data, one rectangle's part of the stream, and
@@ -101,20 +105,22 @@ func (z *zstream) inflate(data []byte, limit int) ([]byte, error) {
 }
 
 // remember appends out to the history, keeping its last historySize
-// bytes.
+// bytes. The history is the tail of buf, twice its size, so that most
+// calls append without moving what is kept.
 func (z *zstream) remember(out []byte) {
-	if z.hist == nil {
-		z.hist = make([]byte, 0, historySize)
+	if z.buf == nil {
+		z.buf = make([]byte, 0, 2*historySize)
 	}
 	if len(out) >= historySize {
-		z.hist = append(z.hist[:0], out[len(out)-historySize:]...)
+		z.buf = append(z.buf[:0], out[len(out)-historySize:]...)
+		z.hist = z.buf
 		return
 	}
-	if drop := len(z.hist) + len(out) - historySize; drop > 0 {
-		n := copy(z.hist, z.hist[drop:])
-		z.hist = z.hist[:n]
+	if len(z.buf)+len(out) > cap(z.buf) {
+		z.buf = z.buf[:copy(z.buf[:cap(z.buf)], z.hist)]
 	}
-	z.hist = append(z.hist, out...)
+	z.buf = append(z.buf, out...)
+	z.hist = z.buf[max(0, len(z.buf)-historySize):]
 }
 
 // zlibRect decodes the Zlib encoding (rfbproto.rst, "zlib Encoding"): Raw
@@ -154,11 +160,9 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 	if err != nil {
 		return err
 	}
-	read := func(b []byte) rgba {
-		if cp == 3 {
-			return c.compactPixel(b, dropMS)
-		}
-		return c.pixel(b)
+	pr := c.reader(cp, dropMS)
+	if s.tile == nil {
+		s.tile = make([]byte, 64*64*4)
 	}
 	var palette [128]rgba
 	short := func(tx, ty int) error { return corrupt("ZRLE tile at %d,%d cut off", tx, ty) }
@@ -166,6 +170,9 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 		for tx := area.Min.X; tx < area.Max.X; tx += 64 {
 			tile := image.Rect(tx, ty, min(tx+64, area.Max.X), min(ty+64, area.Max.Y))
 			tw, th := tile.Dx(), tile.Dy()
+			// Tiles other than solid ones are decoded into tb, row after
+			// row, and copied into the framebuffer at the end.
+			tb := s.tile[:tw*th*4]
 			if len(out) < 1 {
 				return short(tx, ty)
 			}
@@ -176,24 +183,23 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 				if len(out) < tw*th*cp {
 					return short(tx, ty)
 				}
-				for y := range th {
-					for x := range tw {
-						s.set(tx+x, ty+y, read(out))
-						out = out[cp:]
-					}
+				for i := 0; i < len(tb); i += 4 {
+					binary.LittleEndian.PutUint32(tb[i:], uint32(pr.read(out)))
+					out = out[cp:]
 				}
 			case sub == 1: // solid
 				if len(out) < cp {
 					return short(tx, ty)
 				}
-				s.fill(tile, read(out))
+				s.fill(tile, pr.read(out))
 				out = out[cp:]
+				continue
 			case sub <= 16: // packed palette
 				if len(out) < sub*cp {
 					return short(tx, ty)
 				}
 				for i := range sub {
-					palette[i] = read(out[i*cp:])
+					palette[i] = pr.read(out[i*cp:])
 				}
 				out = out[sub*cp:]
 				bits := 4
@@ -207,19 +213,11 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 				if len(out) < rowBytes*th {
 					return short(tx, ty)
 				}
-				mask := byte(1<<bits - 1)
-				for y := range th {
-					row := out[y*rowBytes:]
-					for x := range tw {
-						bit := x * bits
-						i := int(row[bit/8]>>(8-bits-bit%8)) & int(mask)
-						if i >= sub {
-							return corrupt("ZRLE palette index %d of %d colours in the tile at %d,%d", i, sub, tx, ty)
-						}
-						s.set(tx+x, ty+y, palette[i])
-					}
+				if err := s.unpackPalette(tile, out, bits, sub, &palette); err != nil {
+					return corrupt("ZRLE %v in the tile at %d,%d", err, tx, ty)
 				}
 				out = out[rowBytes*th:]
+				continue
 			case sub == 128 || sub >= 130: // plain or palette run-length
 				n := sub - 128
 				if n > 0 {
@@ -227,12 +225,12 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 						return short(tx, ty)
 					}
 					for i := range n {
-						palette[i] = read(out[i*cp:])
+						palette[i] = pr.read(out[i*cp:])
 					}
 					out = out[n*cp:]
 				}
 				left := tw * th
-				p := 0
+				o := 0
 				for left > 0 {
 					var col rgba
 					run := 1
@@ -240,7 +238,7 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 						if len(out) < cp {
 							return short(tx, ty)
 						}
-						col, out = read(out), out[cp:]
+						col, out = pr.read(out), out[cp:]
 						run = -1
 					} else {
 						if len(out) < 1 {
@@ -276,19 +274,105 @@ func (s *Screen) zrleRect(c *converter, area image.Rectangle, d []byte) error {
 					if run > left {
 						return corrupt("ZRLE run of %d pixels where %d are left in the tile at %d,%d", run, left, tx, ty)
 					}
-					for range run {
-						s.set(tx+p%tw, ty+p/tw, col)
-						p++
+					span := tb[o : o+4*run]
+					for i := 0; i < len(span); i += 4 {
+						binary.LittleEndian.PutUint32(span[i:], uint32(col))
 					}
+					o += 4 * run
 					left -= run
 				}
 			default:
 				return corrupt("ZRLE subencoding %d in the tile at %d,%d", sub, tx, ty)
 			}
+			s.blit(tile, tb)
 		}
 	}
 	if len(out) != 0 {
 		return corrupt("%d bytes after the last ZRLE tile", len(out))
+	}
+	return nil
+}
+
+// errPaletteIndex is unpackPalette's error.
+type errPaletteIndex struct{ i, n int }
+
+func (e errPaletteIndex) Error() string {
+	return fmt.Sprintf("palette index %d of %d colours", e.i, e.n)
+}
+
+// unpackPalette expands the packed palette indices of a ZRLE tile of
+// tile, bits each, rows padded to a byte (RFC 6143 §7.7.6), into the
+// framebuffer. Whole bytes are expanded by unrolled loops; an index not below n
+// is an errPaletteIndex.
+func (s *Screen) unpackPalette(tile image.Rectangle, packed []byte, bits, n int, palette *[128]rgba) error {
+	tw, th := tile.Dx(), tile.Dy()
+	rowBytes := (tw*bits + 7) / 8
+	perByte := 8 / bits
+	whole := tw / perByte // bytes of a row that hold perByte pixels
+	mask := byte(1<<bits - 1)
+	put := func(dst []byte, i byte) { binary.LittleEndian.PutUint32(dst, uint32(palette[i])) }
+	// Two pixels at a time: pairsN[i] holds the colours of the two
+	// indices of bits bits packed in i, first one first in memory.
+	var pairs2 [4]uint64
+	var pairs4 [16]uint64
+	switch bits {
+	case 1:
+		for i := range pairs2 {
+			pairs2[i] = uint64(palette[i>>1]) | uint64(palette[i&1])<<32
+		}
+	case 2:
+		for i := range pairs4 {
+			pairs4[i] = uint64(palette[i>>2]) | uint64(palette[i&3])<<32
+		}
+	}
+	for y := range th {
+		row := packed[y*rowBytes : (y+1)*rowBytes]
+		dst := s.fb.Pix[s.fb.PixOffset(tile.Min.X, tile.Min.Y+y):][:tw*4]
+		switch bits {
+		case 1: // n is 2: every index is valid
+			pairs := &pairs2
+			for _, b := range row[:whole] {
+				d := dst[:32]
+				binary.LittleEndian.PutUint64(d[0:8], pairs[b>>6])
+				binary.LittleEndian.PutUint64(d[8:16], pairs[b>>4&3])
+				binary.LittleEndian.PutUint64(d[16:24], pairs[b>>2&3])
+				binary.LittleEndian.PutUint64(d[24:32], pairs[b&3])
+				dst = dst[32:]
+			}
+		case 2: // n is 3 or 4
+			pairs := &pairs4
+			for _, b := range row[:whole] {
+				if n == 3 && b&(b>>1)&0x55 != 0 {
+					return errPaletteIndex{3, n}
+				}
+				d := dst[:16]
+				binary.LittleEndian.PutUint64(d[0:8], pairs[b>>4])
+				binary.LittleEndian.PutUint64(d[8:16], pairs[b&15])
+				dst = dst[16:]
+			}
+		default:
+			for _, b := range row[:whole] {
+				hi, lo := int(b>>4), int(b&15)
+				if hi >= n || lo >= n {
+					return errPaletteIndex{max(hi, lo), n}
+				}
+				d := dst[:8]
+				put(d[0:4], b>>4)
+				put(d[4:8], b&15)
+				dst = dst[8:]
+			}
+		}
+		if whole < len(row) { // a last byte with fewer pixels than it holds
+			b := row[whole]
+			for k := 8 - bits; len(dst) > 0; k -= bits {
+				i := b >> uint(k&7) & mask
+				if int(i) >= n {
+					return errPaletteIndex{int(i), n}
+				}
+				put(dst[:4], i)
+				dst = dst[4:]
+			}
+		}
 	}
 	return nil
 }
