@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -544,4 +545,115 @@ func TestReadAfterClose(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+// buffersWriter is a format.BuffersWriter that keeps what it is given and
+// counts its calls; it fails every call once fail is set.
+type buffersWriter struct {
+	bytes.Buffer
+	writes, vectored int
+	fail             bool
+}
+
+func (b *buffersWriter) Write(p []byte) (int, error) {
+	if b.fail {
+		return 0, errors.New("disk full")
+	}
+	b.writes++
+	return b.Buffer.Write(p)
+}
+
+func (b *buffersWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	if b.fail {
+		return 0, errors.New("disk full")
+	}
+	b.vectored++
+	var n int64
+	for _, p := range bufs {
+		m, _ := b.Buffer.Write(p)
+		n += int64(m)
+	}
+	return n, nil
+}
+
+// TestBuffersWriter: a Writer whose underlying writer is a BuffersWriter
+// writes raw chunks with WriteBuffers, and writes the same bytes as to a
+// plain writer, for chunks of one block, of several blocks and of a
+// block and a bit, compressed chunks and signed seals; the file reads
+// back. A failed WriteBuffers breaks the Writer as a failed Write does.
+func TestBuffersWriter(t *testing.T) {
+	t.Parallel()
+	random := func(n int, seed byte) []byte {
+		p := make([]byte, n)
+		rand.NewChaCha8([32]byte{seed}).Read(p)
+		return p
+	}
+	for _, tc := range []struct {
+		name     string
+		sizes    []int // payloads, random but for 0 (text)
+		vectored bool  // some chunk is raw
+	}{
+		{"one block", []int{100 << 10}, true},
+		{"blocks", []int{300 << 10, 300 << 10, 300 << 10, 200 << 10}, true},
+		{"block and a bit", []int{128<<10 + 1}, true},
+		{"exact blocks", []int{256<<10 - 64}, true},
+		{"compressible", []int{0, 0, 0}, false},
+		{"small", []int{10, 20}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			recs := []format.Record{{Kind: format.KindOpen}}
+			for i, n := range tc.sizes {
+				p := bytes.Repeat([]byte("wsproxy "), 20000)
+				if n > 0 {
+					p = random(n, byte(i))
+				}
+				recs = append(recs, format.Record{Kind: format.KindMessage, Time: time.Duration(i+1) * time.Millisecond, Payload: p})
+			}
+			opts := format.WriterOptions{SignKey: testKey, FlushInterval: -1}
+			want := write(t, recs, opts, true)
+			var bw buffersWriter
+			w, err := format.NewWriter(&bw, testHeader(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if err := w.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(bw.Bytes(), want) {
+				t.Fatalf("%d bytes written through WriteBuffers differ from the %d bytes written through Write", bw.Len(), len(want))
+			}
+			if got := bw.vectored > 0; got != tc.vectored {
+				t.Errorf("WriteBuffers called %d times, want some: %v", bw.vectored, tc.vectored)
+			}
+			got, err := readAll(open(t, bw.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertRecords(t, got, recs)
+		})
+	}
+	t.Run("error", func(t *testing.T) {
+		t.Parallel()
+		var bw buffersWriter
+		w, err := format.NewWriter(&bw, testHeader(), format.WriterOptions{FlushInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bw.fail = true
+		if err := w.Write(format.Record{Kind: format.KindMessage, Payload: random(200<<10, 9)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Flush: %v, want the write error", err)
+		}
+		if err := w.Close(); err == nil {
+			t.Fatal("Close after a write error: nil, want the error")
+		}
+	})
 }

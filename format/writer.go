@@ -92,8 +92,8 @@ func newEncoder(level zstd.EncoderLevel, concurrency int, crc bool) (*zstd.Encod
 //
 // A Writer is safe for concurrent use, but records must reach Write in time
 // order. Each chunk is handed to the underlying writer in one Write call
-// before the call that ended it (Write, Flush, Close or the flush timer)
-// returns. Close must be called to seal the recording; it does not close the
+// (or one WriteBuffers call, see BuffersWriter) before the call that ended
+// it (Write, Flush, Close or the flush timer) returns. Close must be called to seal the recording; it does not close the
 // underlying writer. After a write error the Writer is broken: every later
 // call returns that error and Close leaves the file unsealed.
 type Writer struct {
@@ -114,6 +114,7 @@ type Writer struct {
 
 	buf    []byte      // records of the open chunk, uncompressed
 	out    []byte      // chunk header frame and compressed chunk
+	bufs   [][]byte    // pieces of a raw chunk, see flushRaw
 	sample []byte      // compressed samples, see compressible
 	cur    chunkInfo   // counts of the open chunk
 	index  []chunkInfo // written chunks
@@ -414,11 +415,15 @@ func (w *Writer) flushLocked() error {
 	if w.aead != nil {
 		pre += frameHeaderSize
 	}
+	compress := w.version == 1 || w.compressible(w.buf)
+	if bw, ok := w.w.(BuffersWriter); ok && !compress && w.aead == nil {
+		return w.flushRaw(bw)
+	}
 	if need := pre + int(compressBound(int64(len(w.buf)))) + aeadTagSize; cap(w.out) < need {
 		w.out = make([]byte, 0, need)
 	}
 	out := w.out[:pre]
-	if w.version == 1 || w.compressible(w.buf) {
+	if compress {
 		out = w.enc.EncodeAll(w.buf, out)
 	} else {
 		out = appendRawFrame(out, w.buf)
@@ -450,12 +455,83 @@ func (w *Writer) flushLocked() error {
 		w.err = fmt.Errorf("format: write chunk %d: %w", c.Seq, err)
 		return w.err
 	}
-	w.off += int64(len(out))
+	w.written(int64(len(out)))
+	return nil
+}
+
+// written ends the chunk just written, of n bytes.
+func (w *Writer) written(n int64) {
+	c := &w.cur
+	w.off += n
 	w.chain = c.Chain
 	w.totals.add(c)
 	w.index = append(w.index, *c)
 	w.cur = chunkInfo{}
 	w.buf = w.buf[:0]
+}
+
+// BuffersWriter is an io.Writer that can also write several buffers in
+// one call, as writev(2) does. A Writer whose underlying writer is one
+// writes a raw chunk of a recording in the clear straight from its record
+// buffer, its headers between the pieces, where it would otherwise copy
+// the records into the chunk's frame first.
+type BuffersWriter interface {
+	io.Writer
+	// WriteBuffers writes the buffers in order: all of their bytes, or
+	// it returns an error.
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// flushRaw writes the open chunk of a version 2 recording in the clear in
+// raw blocks (see appendRawFrame) with one WriteBuffers: the chunk header
+// frame, the zstd frame and block headers are made in w.out, the blocks'
+// data are pieces of w.buf, and the chain hash reads them in place.
+func (w *Writer) flushRaw(bw BuffersWriter) error {
+	c := &w.cur
+	data := w.buf
+	blocks := (len(data) + maxRawBlock - 1) / maxRawBlock
+	hdrs := chunkFrameSize + rawFrameHeaderSize + 3*blocks
+	if cap(w.out) < hdrs {
+		w.out = make([]byte, 0, max(hdrs, 1<<10))
+	}
+	out := w.out[:chunkFrameSize]
+	out = le.AppendUint32(out, zstdFrameMagic)
+	out = append(out, 0xA0) // frame header descriptor: 4-byte content size, single segment
+	out = le.AppendUint32(out, uint32(len(data)))
+	c.Compressed = uint32(rawFrameHeaderSize + 3*blocks + len(data))
+	putChunkFrame(out, c)
+	bufs := w.bufs[:0]
+	first := len(out) // the first block header goes with the frame headers
+	for len(data) > 0 {
+		n := min(len(data), maxRawBlock)
+		start := len(out)
+		out = appendRawBlockHeader(out, n, n == len(data))
+		if start == first {
+			bufs = append(bufs, out[:len(out):len(out)])
+		} else {
+			bufs = append(bufs, out[start:len(out):len(out)])
+		}
+		bufs = append(bufs, data[:n])
+		data = data[n:]
+	}
+	w.out, w.bufs = out, bufs
+	h := w.hasher
+	h.Reset()
+	h.Write(w.chain[:])
+	h.Write(out[:chainFieldOffset])
+	h.Write(bufs[0][chainFieldOffset+hashSize:])
+	for _, b := range bufs[1:] {
+		h.Write(b)
+	}
+	h.Sum(c.Chain[:0])
+	copy(out[chainFieldOffset:], c.Chain[:])
+	n, err := bw.WriteBuffers(bufs)
+	clear(w.bufs) // no reference to w.buf outlives the call
+	if err != nil {
+		w.err = fmt.Errorf("format: write chunk %d: %w", c.Seq, err)
+		return w.err
+	}
+	w.written(n)
 	return nil
 }
 
@@ -489,21 +565,31 @@ func (w *Writer) compressible(b []byte) bool {
 // blocks: a single-segment frame header with a 4-byte content size and no
 // checksum, then blocks of at most 128 KiB.
 func appendRawFrame(b, data []byte) []byte {
-	const maxBlock = 128 << 10
 	b = le.AppendUint32(b, zstdFrameMagic)
 	b = append(b, 0xA0) // frame header descriptor: 4-byte content size, single segment
 	b = le.AppendUint32(b, uint32(len(data)))
 	for {
-		n := min(len(data), maxBlock)
-		bh := uint32(n) << 3 // block type 0: raw
-		if n == len(data) {
-			bh |= 1 // last block
-		}
-		b = append(b, byte(bh), byte(bh>>8), byte(bh>>16))
+		n := min(len(data), maxRawBlock)
+		b = appendRawBlockHeader(b, n, n == len(data))
 		b = append(b, data[:n]...)
 		data = data[n:]
 		if len(data) == 0 {
 			return b
 		}
 	}
+}
+
+// Sizes of appendRawFrame's frames.
+const (
+	rawFrameHeaderSize = 9 // magic, descriptor, content size
+	maxRawBlock        = 128 << 10
+)
+
+// appendRawBlockHeader appends the header of a raw zstd block of n bytes.
+func appendRawBlockHeader(b []byte, n int, last bool) []byte {
+	bh := uint32(n) << 3 // block type 0: raw
+	if last {
+		bh |= 1
+	}
+	return append(b, byte(bh), byte(bh>>8), byte(bh>>16))
 }

@@ -34,6 +34,7 @@ type Session struct {
 	notEmpty sync.Cond
 	notFull  sync.Cond
 	queue    *queue // nil while nothing is queued
+	spare    *queue // emptied by the writing goroutine while the session is busy, for push
 	last     time.Duration
 	closing  bool
 	err      error // strict policy: why the session must end
@@ -166,13 +167,27 @@ func (s *Session) enqueue(rec format.Record, payload []byte) error {
 // needed, and wakes the writing goroutine. s.mu is held.
 func (s *Session) push(q queued, payload []byte) {
 	if s.queue == nil {
-		s.queue = s.r.queues.Get().(*queue)
+		if s.spare != nil {
+			s.queue, s.spare = s.spare, nil
+		} else {
+			s.queue = s.r.queues.Get().(*queue)
+		}
 	}
-	q.off, q.n = len(s.queue.arena), len(payload)
+	a := s.queue.arena
+	if len(a)+len(payload) > cap(a) {
+		// Doubling, where append grows large slices by a quarter: a
+		// busy session's arena reaches the buffer size in a few copies.
+		a = make([]byte, len(a), max(2*cap(a), len(a)+len(payload), minArena))
+		copy(a, s.queue.arena)
+	}
+	q.off, q.n = len(a), len(payload)
 	s.queue.recs = append(s.queue.recs, q)
-	s.queue.arena = append(s.queue.arena, payload...)
+	s.queue.arena = append(a, payload...)
 	s.notEmpty.Signal()
 }
+
+// minArena is the smallest arena push allocates.
+const minArena = 64 << 10
 
 // Close queues the close record, waits until the recording is written and
 // sealed, and returns the first write error. at is the time of the close,
@@ -214,6 +229,12 @@ func (s *Session) writeLoop(p *place) {
 	}
 	for {
 		s.mu.Lock()
+		if s.queue == nil && s.spare != nil {
+			// Idle: the spare goes back to the pool, so that an idle
+			// session holds no queue.
+			s.r.putQueue(s.spare)
+			s.spare = nil
+		}
 		for s.queue == nil && !s.closing {
 			s.notEmpty.Wait()
 		}
@@ -230,12 +251,18 @@ func (s *Session) writeLoop(p *place) {
 				}
 				s.write(rec)
 			}
-			s.r.putQueue(q)
+			s.recycle(q)
 		}
 		if closing {
 			break
 		}
 	}
+	s.mu.Lock()
+	if s.spare != nil {
+		s.r.putQueue(s.spare)
+		s.spare = nil
+	}
+	s.mu.Unlock()
 	if s.sink != nil {
 		if err := s.sink.close(); err != nil {
 			s.fail(fmt.Errorf("seal %s: %w", s.name, err))
@@ -472,6 +499,22 @@ func (k *websockifySink) close() error {
 }
 
 func (k *websockifySink) abandon() { k.f.Close() }
+
+// recycle hands q, written, back for push: kept as the session's spare
+// while the proxy is queuing more (a busy session then reuses one arena,
+// where the pool, which every garbage collection empties, would make it
+// allocate and grow new ones), else put back in the pool.
+func (s *Session) recycle(q *queue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queue != nil && s.spare == nil && cap(q.arena) <= maxPooledQueue {
+		clear(q.recs)
+		q.recs, q.arena = q.recs[:0], q.arena[:0]
+		s.spare = q
+		return
+	}
+	s.r.putQueue(q)
+}
 
 // putQueue empties q and puts it back in the pool, unless a message larger
 // than the buffer made it too big to keep.

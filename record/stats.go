@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"sync/atomic"
+
+	"github.com/wsproxy/wsproxy/format"
 )
 
 // Stats are a Recorder's running totals, for metrics.
@@ -52,6 +54,22 @@ type countedFile struct {
 func (f *countedFile) Write(p []byte) (int, error) {
 	n, err := f.f.Write(p)
 	f.c.written.Add(int64(n))
+	return n, f.count(err)
+}
+
+// WriteBuffers makes countedFile a format.BuffersWriter: a file that is
+// one too writes bufs as they are, any other in one Write.
+func (f *countedFile) WriteBuffers(bufs [][]byte) (int64, error) {
+	var (
+		n   int64
+		err error
+	)
+	if bw, ok := f.f.(format.BuffersWriter); ok {
+		n, err = bw.WriteBuffers(bufs)
+	} else {
+		n, err = joinBuffers(f.f, bufs)
+	}
+	f.c.written.Add(n)
 	return n, f.count(err)
 }
 

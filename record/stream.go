@@ -1,6 +1,10 @@
 package record
 
-import "os"
+import (
+	"bytes"
+	"io"
+	"os"
+)
 
 // dropWindow is how many bytes of a recording file stay in the page cache
 // behind the writer: twice this, at most.
@@ -24,12 +28,24 @@ func newStreamFile(f *os.File) *streamFile { return &streamFile{File: f, next: d
 
 func (f *streamFile) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
-	f.off += int64(n)
+	f.advance(int64(n))
+	return n, err
+}
+
+// advance counts n bytes written and drops the windows behind them.
+func (f *streamFile) advance(n int64) {
+	f.off += n
 	for f.off >= f.next {
 		dropBehind(f.File, f.next-dropWindow, dropWindow)
 		f.next += dropWindow
 	}
-	return n, err
+}
+
+// joinBuffers writes bufs to w in one Write, for a format.BuffersWriter
+// whose file cannot write them as they are.
+func joinBuffers(w io.Writer, bufs [][]byte) (int64, error) {
+	n, err := w.Write(bytes.Join(bufs, nil))
+	return int64(n), err
 }
 
 // fsFile is a file whose whole file system can be synced (see syncBatch).

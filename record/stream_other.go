@@ -11,3 +11,6 @@ func dropBehind(*os.File, int64, int64) {}
 func (f *streamFile) fsID() (uint64, bool) { return 0, false }
 
 func (f *streamFile) syncFS() error { return nil }
+
+// WriteBuffers writes bufs in one Write (format.BuffersWriter).
+func (f *streamFile) WriteBuffers(bufs [][]byte) (int64, error) { return joinBuffers(f, bufs) }
