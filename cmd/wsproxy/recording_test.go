@@ -373,21 +373,7 @@ func TestRecordLevel(t *testing.T) {
 		}
 		ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
 		readClose(t, c)
-		var name string
-		waitFor(t, "the recording to be sealed", func() bool {
-			names := recordings(t, dir)
-			if len(names) != 1 {
-				return false
-			}
-			r, err := format.Open(names[0], format.ReaderOptions{})
-			if err != nil {
-				return false
-			}
-			defer r.Close()
-			name = names[0]
-			return r.Sealed()
-		})
-		fi, err := os.Stat(name)
+		fi, err := os.Stat(waitSealed(t, dir))
 		if err != nil {
 			t.Fatal(err)
 		}

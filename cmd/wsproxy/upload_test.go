@@ -41,26 +41,6 @@ func storedKeys(t *testing.T, st *objstore.Store) []string {
 	return keys
 }
 
-// storedChain reads a stored recording through ranged GETs and verifies
-// it.
-func storedChain(t *testing.T, st *objstore.Store, key string) format.Verification {
-	t.Helper()
-	o, err := st.Open(context.Background(), key, objstore.ObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := format.NewReader(o, o.Size(), format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	v, err := r.Verify(format.VerifyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // TestRecordUpload: a session recorded with --record-upload lands in the
 // bucket, sealed, and leaves the spool.
 func TestRecordUpload(t *testing.T) {
@@ -79,7 +59,7 @@ func TestRecordUpload(t *testing.T) {
 		return len(storedKeys(t, st)) == 1 && len(recordings(t, dir)) == 0
 	})
 	key := storedKeys(t, st)[0]
-	v := storedChain(t, st, key)
+	v := s3test.Verify(t, st, key)
 	if v.Status != format.Valid || v.Records != 22 {
 		t.Errorf("stored: %v, %d records; want valid, 22", v.Status, v.Records)
 	}
@@ -202,7 +182,7 @@ func TestRecordUploadKilled(t *testing.T) {
 	if !strings.Contains(in.stderr.String(), "resuming an upload") {
 		t.Errorf("the second run did not resume the upload; stderr:\n%s", in.stderr)
 	}
-	v := storedChain(t, st, key)
+	v := s3test.Verify(t, st, key)
 	if v.Status != format.Unsealed || v.Chain != want.Chain || v.Records != want.Records {
 		t.Errorf("stored: %v chain %v, %d records; want unsealed, chain %v, %d records", v.Status, v.Chain, v.Records, want.Chain, want.Records)
 	}

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/internal/objstore"
 )
 
@@ -256,4 +257,24 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// Verify reads the stored recording key of st through ranged GETs and
+// verifies its hash chain, failing the test if it cannot.
+func Verify(t testing.TB, st *objstore.Store, key string) format.Verification {
+	t.Helper()
+	o, err := st.Open(context.Background(), key, objstore.ObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.NewReader(o, o.Size(), format.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	v, err := r.Verify(format.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -136,19 +136,7 @@ func storedParts(t *testing.T, st *objstore.Store, key string) int {
 // its hash chain, returning its verification and status metadata.
 func verifyObject(t *testing.T, st *objstore.Store, key string) (format.Verification, map[string]string) {
 	t.Helper()
-	o, err := st.Open(context.Background(), key, objstore.ObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := format.NewReader(o, o.Size(), format.ReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	v, err := r.Verify(format.VerifyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := s3test.Verify(t, st, key)
 	_, meta, err := st.Head(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
