@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"sync"
 
 	"github.com/zeebo/blake3"
 )
@@ -50,11 +51,40 @@ func (a HashAlgorithm) new() hash.Hash {
 	return sha256.New()
 }
 
+// blake3s holds BLAKE3 hashers for get: a new one is a 9 KiB object to
+// allocate and clear, and blake3.Sum256 keeps one on the stack, which
+// makes the stack of each new goroutine that calls it grow (copied
+// twice); a recorded session's writing goroutine hashes a header and a
+// trailer.
+var blake3s = sync.Pool{New: func() any { return blake3.New() }}
+
+// get returns a hash.Hash of a, which must be known, reset; put gives it
+// back once unused.
+func (a HashAlgorithm) get() hash.Hash {
+	if a == BLAKE3 {
+		h := blake3s.Get().(*blake3.Hasher)
+		h.Reset()
+		return h
+	}
+	return a.new()
+}
+
+// put gives back h, from get, once unused; nil is ignored.
+func (a HashAlgorithm) put(h hash.Hash) {
+	if b, ok := h.(*blake3.Hasher); ok && b != nil {
+		blake3s.Put(b)
+	}
+}
+
 // sum returns a's hash of b.
 func (a HashAlgorithm) sum(b []byte) Hash {
 	var s Hash
 	if a == BLAKE3 {
-		return blake3.Sum256(b)
+		h := a.get()
+		h.Write(b)
+		h.Sum(s[:0])
+		a.put(h)
+		return s
 	}
 	h := sha256.Sum256(b)
 	copy(s[:], h[:])

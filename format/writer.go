@@ -174,7 +174,7 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 	case fw.version == 1 && len(opts.Recipients) > 0:
 		return nil, fmt.Errorf("%w: encryption needs format version 2", ErrInvalid)
 	}
-	fw.hasher = fw.hashAlg.new()
+	fw.hasher = fw.hashAlg.get()
 	if h.SessionID == (SessionID{}) {
 		h.SessionID = NewSessionID()
 	}
@@ -374,6 +374,8 @@ func (w *Writer) closeEncoder() {
 	if w.ownEnc {
 		w.enc.Close()
 	}
+	w.hashAlg.put(w.hasher)
+	w.hasher = nil
 }
 
 // flushDue runs on the flush timer's goroutine. A chunk ended by the
@@ -542,11 +544,19 @@ const (
 	sampleSize     = 4 << 10
 	samples        = 4
 	minSampledSize = 4 * samples * sampleSize // smaller chunks are compressed
+	// minCompressed is the smallest chunk compressed: below it,
+	// compression saves tens of bytes and costs the encoder's fixed
+	// cost, which was a tenth of the CPU a short recorded session costs
+	// (the bench's connrate workload).
+	minCompressed = 1 << 10
 )
 
-// compressible reports whether zstd is worth running on b: whether
-// samples of it shrink by at least an eighth.
+// compressible reports whether zstd is worth running on b: whether it
+// is not tiny, and samples of it shrink by at least an eighth.
 func (w *Writer) compressible(b []byte) bool {
+	if len(b) < minCompressed {
+		return false
+	}
 	if len(b) < minSampledSize {
 		return true
 	}
