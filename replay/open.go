@@ -1,0 +1,21 @@
+package replay
+
+import (
+	"os"
+
+	"github.com/wsproxy/wsproxy/format/recfile"
+)
+
+// Open opens the recording called name, as a connection choosing it
+// would get it, for other parts of a program to read (the web pages of
+// replay/ui). Close the returned File, then the os.File; the os.File may
+// be read from its start for the original bytes once the File is closed.
+// Open returns an error matching ErrNotFound for a name the Server does
+// not serve, and the errors of opening the file and reading its header.
+func (s *Server) Open(name string) (*recfile.File, *os.File, error) {
+	e, err := s.cat.lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.cat.open(e)
+}
