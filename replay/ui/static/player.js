@@ -43,10 +43,13 @@ function setState(s) {
   document.body.dataset.paused = String(st.paused);
 }
 
+// The binary subprotocol carries no text frames: commands go as bytes.
+const encoder = new TextEncoder();
+
 // send runs a control command: {"action": "seek", "to": "90"}.
 function send(cmd) {
   if (!control || control.readyState !== WebSocket.OPEN) { pending.push(cmd); return; }
-  control.send(JSON.stringify(cmd));
+  control.send(encoder.encode(JSON.stringify(cmd) + "\n"));
 }
 
 function openControl() {
@@ -54,7 +57,7 @@ function openControl() {
   control.binaryType = "arraybuffer";
   let buf = "";
   const dec = new TextDecoder();
-  control.onopen = () => { for (const c of pending) control.send(JSON.stringify(c)); pending = []; };
+  control.onopen = () => { const p = pending; pending = []; for (const c of p) send(c); };
   control.onmessage = (ev) => {
     buf += typeof ev.data === "string" ? ev.data : dec.decode(ev.data, { stream: true });
     let i;
