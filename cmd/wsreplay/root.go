@@ -72,6 +72,16 @@ and with --web static files such as noVNC's; clients may speak the binary or
 the base64 subprotocol. On SIGINT or SIGTERM wsreplay closes the replays with
 WebSocket status 1001 and exits.
 
+With --ui, the same port serves a recordings browser and player for
+auditors at http://HOST:PORT/ui/: the recordings newest first, with their
+user, client, target, token, size, integrity (verified and cached) and a
+thumbnail, filtered by metadata, time and the text typed in the session;
+and a player (noVNC from --novnc-dir, connected to a render-mode replay)
+with a timeline, speed, skip idle, the typed lines, clicks and clipboard
+texts beside the picture, deep links (play.html?name=NAME#t=12m30s) and
+a download of the recording. The pages are read-only and carry a strict
+Content-Security-Policy.
+
 With --metrics-listen ADDR, wsreplay serves Prometheus metrics on
 http://ADDR/metrics, and a health check on /healthz (503 once it is
 shutting down), on a plain-HTTP listener of their own.
@@ -85,6 +95,10 @@ Examples:
   # Serve one recording from 90 seconds in, 4 times as fast, with gaps of
   # more than 2 seconds cut to 2, keeping the last screen at the end.
   wsreplay --start 90s --speed 4 --idle-limit 2 --end hold 6080 session.wsrec
+
+  # Serve a browser and player of the recordings at
+  # http://localhost:6080/ui/ (noVNC from Debian's novnc package).
+  wsreplay --ui 6080 ./recordings
 
   # Print the version.
   wsreplay --version
@@ -124,6 +138,7 @@ type rootCmd struct {
 	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included; named pipes, sockets and devices are refused (403), never opened."`
 
 	metricsFlags `embed:""`
+	uiFlags      `embed:""`
 
 	playback replay.Options `kong:"-"`
 	sd       listen.Systemd // systemd's socket activation and notification (systemd.go)
@@ -174,7 +189,7 @@ func (c *rootCmd) Validate() error {
 			return fmt.Errorf("--rfb-listen: %w", err)
 		}
 	}
-	return nil
+	return c.validateUI()
 }
 
 // password returns the VNC authentication password of the options.
@@ -248,11 +263,19 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		return err
 	}
 	opts.Stores = stores
+	startUI := c.hookUI(&opts, log)
 	srv, err := replay.NewServer(paths, opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if startUI != nil {
+		pages, err := startUI(srv)
+		if err != nil {
+			return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+		}
+		defer pages.Close()
+	}
 	c.metrics.AddServer(srv.Stats)
 
 	ln, cleanup, err := c.listen(ctx, log)

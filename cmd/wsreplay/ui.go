@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync/atomic"
+
+	"github.com/wsproxy/wsproxy/replay"
+	"github.com/wsproxy/wsproxy/replay/ui"
+)
+
+// defaultNoVNCDir is Debian's novnc package, used by --ui when it exists.
+const defaultNoVNCDir = "/usr/share/novnc"
+
+// uiFlags are the options of the web player and recordings browser.
+type uiFlags struct {
+	UI       bool   `env:"WSREPLAY_UI" group:"Web UI" help:"Serve a recordings browser and player on the same port, at /ui/: the list of recordings with filters and typed-text search, and a player with a timeline, speed, and the typed lines, clicks and clipboard texts beside the picture."`
+	NoVNCDir string `name:"novnc-dir" env:"WSREPLAY_NOVNC_DIR" type:"path" placeholder:"DIR" group:"Web UI" help:"noVNC's directory for the --ui player (the one holding core/rfb.js): Debian's /usr/share/novnc, or the npm package @novnc/novnc's. Default: /usr/share/novnc if it exists."`
+}
+
+// lazyHandler is the HTTP handler given to the replay.Server before the
+// --ui handler, which needs the Server, exists.
+type lazyHandler struct {
+	h    atomic.Pointer[http.Handler]
+	next http.Handler // before the --ui handler is set; may be nil
+}
+
+func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	if l.next != nil {
+		l.next.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// hookUI prepares opts for --ui: it returns a function that, given the
+// Server, starts serving the pages, and returns their Handler to close.
+// Without --ui it returns nil.
+func (c *rootCmd) hookUI(opts *replay.ServerOptions, log *slog.Logger) func(*replay.Server) (*ui.Handler, error) {
+	if !c.UI {
+		return nil
+	}
+	lazy := &lazyHandler{next: opts.Proxy.Handler}
+	opts.Proxy.Handler = lazy
+	return func(srv *replay.Server) (*ui.Handler, error) {
+		dir := c.NoVNCDir
+		if dir == "" {
+			if _, err := os.Stat(defaultNoVNCDir + "/core/rfb.js"); err == nil {
+				dir = defaultNoVNCDir
+			} else {
+				log.Warn("--ui: no noVNC found at " + defaultNoVNCDir + ": the player needs --novnc-dir")
+			}
+		}
+		h, err := ui.New(srv, ui.Options{NoVNCDir: dir, Next: lazy.next, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("--novnc-dir: %w", err)
+		}
+		var hh http.Handler = h
+		lazy.h.Store(&hh)
+		return h, nil
+	}
+}
+
+// validateUI checks the --ui options.
+func (c *rootCmd) validateUI() error {
+	if c.NoVNCDir != "" && !c.UI {
+		return errors.New("--novnc-dir needs --ui")
+	}
+	return nil
+}
