@@ -100,12 +100,15 @@ func dialControl(t testing.TB, addr, id string) controlConn {
 	return controlConn{wstest.Dial(t, "ws://"+addr+"/replays/"+id+"/control", wstest.DialOptions{Protocols: []string{"binary"}})}
 }
 
-// do sends a command and returns the replay's state after it.
+// do sends a command and returns the replay's state after it, waiting up
+// to a minute: a first seek waits for the seek index, which takes 0.3 to
+// 0.6 s on a quiet machine and over 10 s with the race detector on a
+// loaded one.
 func (c controlConn) do(t testing.TB, cmd replay.Command) replay.State {
 	t.Helper()
 	b, _ := json.Marshal(cmd)
 	c.c.Send(t, string(b))
-	f := c.c.Next(t)
+	f := c.c.NextWithin(t, time.Minute)
 	var st struct {
 		replay.State
 		Error string `json:"error"`

@@ -169,7 +169,14 @@ type Frame struct {
 // to Timeout.
 func (c *Conn) Next(t testing.TB) Frame {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(Timeout))
+	return c.NextWithin(t, Timeout)
+}
+
+// NextWithin is Next waiting up to d, for answers that wait on work
+// (such as a seek on a seek index still being built).
+func (c *Conn) NextWithin(t testing.TB, d time.Duration) Frame {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
 	f, err := c.ReadFrame()
 	if err != nil {
 		t.Fatalf("read: %v", err)
