@@ -18,7 +18,9 @@
 // rendered: the recording is decoded into a screen.Screen and each viewer
 // gets its own RFB server (package replay/render), with updates encoded
 // for it; Start and every seek restore the screen from the seek index's
-// nearest keyframe. A render-mode replay has an ID (?replay=ID, or a
+// nearest keyframe (a sidecar REC.wsidx when valid, else one built in
+// memory; an encrypted recording's, with ServerOptions.Reader's
+// identities, sealed with its sidecar key). A render-mode replay has an ID (?replay=ID, or a
 // random one); GET /replays lists them, and a WebSocket to
 // /replays/ID/control takes JSON Commands to pause, resume, seek and
 // change speed (Server.Control in Go). Server.ServeRFB serves the same

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filippo.io/age"
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
@@ -61,6 +62,11 @@ func isRFB(f *recfile.File) bool {
 // indexes caches the seek indexes of the recordings, by file version.
 // Its methods are safe for concurrent use.
 type indexes struct {
+	// identities open encrypted recordings (the Server's
+	// ServerOptions.Reader.Format.Identities): their indexes, sidecar or
+	// built, are sealed with the recording's sidecar key. Set before use.
+	identities []age.Identity
+
 	mu sync.Mutex
 	m  map[cacheKey]*indexSlot
 }
@@ -94,12 +100,13 @@ func (x *indexes) get(e entry, osf recFile) (*screen.Index, error) {
 	}
 	x.mu.Unlock()
 	slot.once.Do(func() {
+		opts := screen.IndexOptions{Identities: x.identities}
 		if b, err := readSidecar(e); err == nil {
-			if slot.x, slot.err = screen.ReadIndex(b, osf, fi.Size(), screen.IndexOptions{}); slot.err == nil {
+			if slot.x, slot.err = screen.ReadIndex(b, osf, fi.Size(), opts); slot.err == nil {
 				return
 			}
 		}
-		slot.x, slot.err = screen.BuildIndex(osf, fi.Size(), screen.IndexOptions{})
+		slot.x, slot.err = screen.BuildIndex(osf, fi.Size(), opts)
 	})
 	return slot.x, slot.err
 }

@@ -5,9 +5,13 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
+	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/format/rfb"
 	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/replay"
@@ -88,6 +92,46 @@ func TestRenderLongSeek(t *testing.T) {
 		took[len(took)-1].Round(100*time.Microsecond), raceEnabled)
 	if p95 > seekBound {
 		t.Errorf("p95 of the seek times %v, want at most %v", p95, seekBound)
+	}
+}
+
+// TestRenderSeekEncrypted seeks in render mode through an encrypted
+// recording, which the Server opens with its identity: the screen after
+// each seek must be the session's, and the seek index (sealed with the
+// recording's sidecar key) must be used, not given up for decoding from
+// the start.
+func TestRenderSeekEncrypted(t *testing.T) {
+	t.Parallel()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := rfbtest.LongSession{Duration: 5 * time.Minute}
+	path := filepath.Join(t.TempDir(), "enc.wsrec")
+	sess.WriteWith(t, path, format.WriterOptions{Recipients: []age.Recipient{id.Recipient()}})
+	srv := startServer(t, []string{path}, replay.ServerOptions{
+		Playback: replay.Options{End: replay.EndHold},
+		Reader:   recfile.Options{Format: format.ReaderOptions{Identities: []age.Identity{id}}},
+	})
+	addr := serveRFB(t, srv.Server)
+	v := startViewer(t, dialRFB(t, addr), "", rfb.EncodingZRLE, rfb.PseudoExtendedDesktopSize)
+	size := sess.Screen(0).Rect.Size()
+	v.request(t, false, size)
+	v.waitScreen(t, sess.Screen(0))
+	id2 := waitReplay(t, srv)
+	ctx := t.Context()
+	if _, err := srv.Control(ctx, id2, replay.Command{Action: "pause"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Duration{4*time.Minute + 3*time.Second, 90 * time.Second, 2*time.Minute + 41*time.Second} {
+		v.request(t, true, size)
+		if _, err := srv.Control(ctx, id2, replay.Command{Action: "seek", To: at.String()}); err != nil {
+			t.Fatal(err)
+		}
+		v.waitScreenSoon(t, sess.Screen(at))
+	}
+	if log := srv.log.String(); strings.Contains(log, "seek index unusable") {
+		t.Errorf("the seek index of the encrypted recording was not used:\n%s", log)
 	}
 }
 

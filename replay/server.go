@@ -110,6 +110,7 @@ func NewServer(paths []string, opts ServerOptions) (*Server, error) {
 	}
 	s := &Server{cat: cat, playback: playback, clock: opts.Clock, web: opts.Proxy.Handler, log: opts.Proxy.Logger,
 		password: opts.Password, auth: opts.Proxy.Authenticator}
+	s.idx.identities = opts.Reader.Format.Identities
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.clock == nil {
 		s.clock = systemClock{}

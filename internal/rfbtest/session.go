@@ -129,12 +129,19 @@ func rawUpdate(r image.Rectangle, c color.RGBA) []byte {
 // Write writes the session as a sealed wsrec recording at path.
 func (s LongSession) Write(t testing.TB, path string) {
 	t.Helper()
+	s.WriteWith(t, path, format.WriterOptions{})
+}
+
+// WriteWith writes the session as a sealed wsrec recording at path,
+// written with opts (such as recipients that encrypt it).
+func (s LongSession) WriteWith(t testing.TB, path string, opts format.WriterOptions) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := format.NewWriter(f, format.Header{Meta: map[string]string{"program": "rfbtest.LongSession"}}, format.WriterOptions{})
+	w, err := format.NewWriter(f, format.Header{Meta: map[string]string{"program": "rfbtest.LongSession"}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
