@@ -220,6 +220,7 @@ func TestAuthUsage(t *testing.T) {
 		{Name: "ErrWebAuthAlone", Args: []string{"--web", dir, "--web-auth", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --web-auth needs --auth-plugin\n"}},
 		{Name: "ErrWebAuthNoPages", Args: []string{"--web-auth", "--auth-plugin", "BasicHTTPAuth", "--auth-source", "a:b", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --web-auth needs --web (or --ui"}},
 		{Name: "ErrUIExpectOrigin", Args: []string{"--ui", "--auth-plugin", "ExpectOrigin", "--auth-source", "https://a.example", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --auth-plugin ExpectOrigin cannot guard the --ui pages: a browser sends no Origin header when it opens a page"}},
+		{Name: "ErrRFBListenBypass", Args: []string{"--rfb-listen", "5999", "--auth-plugin", "BasicHTTPAuth", "--auth-source", "a:b", "6080", rec}, WantCode: cli.ExitUsage, WantStderr: []string{"wsreplay: error: --rfb-listen would bypass --auth-plugin (a VNC viewer speaks no HTTP): give --password-file so that its viewers authenticate too\n"}},
 		{Name: "ErrHtpasswdMissing", Args: []string{"--auth-plugin", "BasicHTTPAuth", "--auth-source", filepath.Join(dir, "htpasswd"), "127.0.0.1:0", rec}, WantCode: cli.ExitFailure, WantStderr: []string{"wsreplay: error: --auth-plugin BasicHTTPAuth: ", "htpasswd"}},
 	}
 	clitest.RunCases(t, run, tests)

@@ -109,6 +109,8 @@ func (c *rootCmd) validateAuth() error {
 		return errors.New("--web-auth needs --auth-plugin")
 	case c.WebAuth && c.Web == "" && !c.UI:
 		return errors.New("--web-auth needs --web (or --ui, whose pages are behind the auth plugin anyway)")
+	case c.Auth.AuthPlugin != "" && c.RFBListen != "" && c.Password == "" && c.PasswordFile == "":
+		return errors.New("--rfb-listen would bypass --auth-plugin (a VNC viewer speaks no HTTP): give --password-file so that its viewers authenticate too")
 	case c.UI && c.Auth.Class() == authflags.ExpectOrigin:
 		return errors.New("--auth-plugin ExpectOrigin cannot guard the --ui pages: a browser sends no Origin header when it opens a page; use BasicHTTPAuth or ClientCertCNAuth")
 	}
