@@ -73,8 +73,8 @@ the --ui pages and their JSON are refused without credentials:
 BasicHTTPAuth answers 401 with WWW-Authenticate, so a browser asks for a
 user name and password, and sends them again on its WebSocket connections
 to the same port. --web-auth puts the --web files behind the plugin too.
-ClientCertCNAuth needs --verify-client. --rfb-listen, which speaks no
-HTTP, then needs --password-file. Without an auth plugin, whoever
+ClientCertCNAuth needs --verify-client. With an auth plugin, --rfb-listen
+(which speaks no HTTP) needs --password-file. Without one, whoever
 reaches the port can watch every recording, read what was typed in it and
 control every replay.
 
