@@ -114,9 +114,9 @@ Examples:
   # http://localhost:6080/ui/ (noVNC from Debian's novnc package).
   wsreplay --ui 6080 ./recordings
 
-  # The same, for auditors who log in (the browser asks for the password).
-  wsreplay --ui --auth-plugin BasicHTTPAuth \
-    --auth-source /etc/wsreplay/htpasswd 6080 ./recordings
+  # The same, for auditors who log in (the browser asks for the password;
+  # htpasswd holds bcrypt hashes, as htpasswd -B writes them).
+  wsreplay --ui --auth-plugin BasicHTTPAuth --auth-source htpasswd 6080 ./recordings
 
   # Print the version.
   wsreplay --version
