@@ -28,7 +28,8 @@ import (
 // websockify's token and auth plugins (--token-plugin, --auth-plugin), by
 // the class names websockify takes: a bare name, or one prefixed with its
 // module (websockify.token_plugins.TokenFile). Python plugins of other
-// modules cannot be loaded.
+// modules cannot be loaded. The auth plugins, which wsreplay takes too, are
+// built by cmd/internal/authflags.
 
 const tokenModule = "websockify.token_plugins"
 
