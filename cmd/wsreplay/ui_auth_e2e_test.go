@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -61,9 +62,12 @@ func TestUIAuthChromium(t *testing.T) {
 					return logIn(t, ctx, tgt, base+"/ui/")
 				}))
 				checkList(t, p)
+				shot(t, p, "list")
 				// Another tab: the browser sends the credentials it holds
 				// for the origin, on the pages, the JSON and the WebSockets.
-				checkPlayer(t, b.OpenPage(t, base+"/ui/play.html?name=long.wsrec#t=61s"), sess, cmd)
+				player := b.OpenPage(t, base+"/ui/play.html?name=long.wsrec#t=61s")
+				checkPlayer(t, player, sess, cmd)
+				shot(t, player, "player")
 			})
 			t.Run("HeaderCredentials", func(t *testing.T) {
 				cmd, base := serve(t)
@@ -84,6 +88,15 @@ func TestUIAuthChromium(t *testing.T) {
 				checkPlayer(t, p, sess, cmd)
 			})
 		})
+	}
+}
+
+// shot saves a screenshot of p as NAME.png in $WSPROXY_SCREENSHOTS, if set,
+// for a person to look at.
+func shot(t *testing.T, p *vnctest.NoVNC, name string) {
+	t.Helper()
+	if dir := os.Getenv("WSPROXY_SCREENSHOTS"); dir != "" {
+		p.Screenshot(t, filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+"-"+name+".png"))
 	}
 }
 
