@@ -18,21 +18,20 @@ import (
 
 	"github.com/wsproxy/wsproxy/internal/regfile"
 	"github.com/wsproxy/wsproxy/proxy"
-	"github.com/wsproxy/wsproxy/proxy/auth"
 	"github.com/wsproxy/wsproxy/proxy/tokens"
 	"github.com/wsproxy/wsproxy/proxy/tokens/jwt"
 	"github.com/wsproxy/wsproxy/proxy/tokens/redis"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/authflags"
 )
 
 // websockify's token and auth plugins (--token-plugin, --auth-plugin), by
 // the class names websockify takes: a bare name, or one prefixed with its
 // module (websockify.token_plugins.TokenFile). Python plugins of other
-// modules cannot be loaded.
+// modules cannot be loaded. The auth plugins, which wsreplay takes too, are
+// built by cmd/internal/authflags.
 
-const (
-	tokenModule = "websockify.token_plugins"
-	authModule  = "websockify.auth_plugins"
-)
+const tokenModule = "websockify.token_plugins"
 
 // pluginOptions are the command-line options that choose the target by
 // token and authenticate clients. The zero value means neither.
@@ -109,28 +108,6 @@ func tokenAPI(src string, opts tokens.APIOptions) (proxy.Tokens, io.Closer, erro
 	return t, t, nil
 }
 
-// authPlugins are the auth plugins by websockify's class names.
-var authPlugins = map[string]func(src string) (proxy.Authenticator, error){
-	"BasicHTTPAuth": func(src string) (proxy.Authenticator, error) {
-		// websockify's source is "user:password"; a source without a
-		// colon is an htpasswd file of bcrypt hashes.
-		if user, password, ok := strings.Cut(src, ":"); ok {
-			return auth.NewBasic(user, password), nil
-		}
-		path, err := filepath.Abs(src)
-		if err != nil {
-			return nil, err
-		}
-		return auth.NewBasicFile(path)
-	},
-	"ExpectOrigin": func(src string) (proxy.Authenticator, error) {
-		return auth.NewExpectOrigin(strings.Fields(src)...), nil
-	},
-	"ClientCertCNAuth": func(src string) (proxy.Authenticator, error) {
-		return auth.NewClientCertCN(strings.Fields(src)...), nil
-	},
-}
-
 // tokenPlugin returns the class name of the token plugin, "" if none:
 // --target-config is TokenFile.
 func (o pluginOptions) tokenPlugin() string {
@@ -172,15 +149,13 @@ func (o pluginOptions) validate() error {
 		return errors.New("--token-source needs --token-plugin")
 	case o.HostToken && !o.usesTokens():
 		return errors.New("--host-token needs --token-plugin")
-	case o.AuthSource != "" && o.AuthPlugin == "":
-		return errors.New("--auth-source needs --auth-plugin")
 	case o.SSLTargetCA != "" && !o.SSLTarget:
 		return errors.New("--ssl-target-ca needs --ssl-target")
 	}
 	if o.usesTokens() {
 		class := o.tokenPlugin()
 		if _, ok := tokenPlugins[class]; !ok {
-			return unknownPlugin("--token-plugin", o.TokenPlugin, tokenModule, slices.Sorted(maps.Keys(tokenPlugins)))
+			return authflags.UnknownPlugin("--token-plugin", o.TokenPlugin, tokenModule, slices.Sorted(maps.Keys(tokenPlugins)))
 		}
 		switch {
 		case o.tokenSource() == "":
@@ -198,26 +173,12 @@ func (o pluginOptions) validate() error {
 			}
 		}
 	}
-	if o.AuthPlugin != "" {
-		class := pluginClass(o.AuthPlugin, authModule)
-		if _, ok := authPlugins[class]; !ok {
-			return unknownPlugin("--auth-plugin", o.AuthPlugin, authModule, slices.Sorted(maps.Keys(authPlugins)))
-		}
-		switch {
-		case strings.TrimSpace(o.AuthSource) == "":
-			return fmt.Errorf("--auth-plugin %s needs --auth-source", class)
-		case class == "ClientCertCNAuth" && !o.VerifyClient:
-			return errors.New("--auth-plugin ClientCertCNAuth needs --verify-client: only a verified client certificate counts")
-		}
-	}
-	return nil
+	return o.auth().Check(o.VerifyClient)
 }
 
-func unknownPlugin(flag, name, module string, known []string) error {
-	if strings.Contains(name, ".") && !strings.HasPrefix(name, module+".") {
-		return fmt.Errorf("%s %s: only websockify's own plugins are built in (%s), Python classes cannot be loaded", flag, name, strings.Join(known, ", "))
-	}
-	return fmt.Errorf("%s %s: unknown plugin; want one of %s", flag, name, strings.Join(known, ", "))
+// auth returns the auth plugin options.
+func (o pluginOptions) auth() *authflags.Flags {
+	return &authflags.Flags{AuthPlugin: o.AuthPlugin, AuthSource: o.AuthSource}
 }
 
 // buildPlugins returns the Resolver of the token plugin (nil without one:
@@ -259,13 +220,12 @@ func buildPlugins(o pluginOptions, log *slog.Logger) (_ proxy.Resolver, _ proxy.
 		resolver = &proxy.TokenResolver{Tokens: store, HostToken: o.HostToken, TLS: conf}
 		log.Info("targets chosen by token", "plugin", class, "host_token", o.HostToken, "ssl_target", o.SSLTarget)
 	}
-	var auth proxy.Authenticator
-	if o.AuthPlugin != "" {
-		class := pluginClass(o.AuthPlugin, authModule)
-		if auth, err = authPlugins[class](o.AuthSource); err != nil {
-			return nil, nil, stop, fmt.Errorf("--auth-plugin %s: %w", class, err)
-		}
-		log.Info("clients authenticated", "plugin", class)
+	auth, err := o.auth().Authenticator(o.VerifyClient)
+	if err != nil {
+		return nil, nil, stop, err
+	}
+	if auth != nil {
+		log.Info("clients authenticated", "plugin", o.auth().Class())
 	}
 	if closer != nil {
 		stop = func() {

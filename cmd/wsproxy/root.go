@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/wsproxy/wsproxy/cmd/internal/authflags"
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
@@ -122,14 +123,13 @@ type rootCmd struct {
 	MaxMessageSize   int64   `env:"WSPROXY_MAX_MESSAGE_SIZE" default:"16777216" placeholder:"BYTES" group:"WebSocket" help:"Close a session (status 1009) whose client sends a larger message. Default: 16777216 (16 MiB)."`
 	NoFlashPolicy    bool    `env:"WSPROXY_NO_FLASH_POLICY" group:"WebSocket" help:"Do not answer Flash's <policy-file-request/> probes."`
 
-	TargetConfig string `name:"target-config" env:"WSPROXY_TARGET_CONFIG" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"Deprecated alias of --token-plugin TokenFile --token-source FILE, as in websockify."`
-	TokenPlugin  string `env:"WSPROXY_TOKEN_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Choose the target by a token (the token query parameter): ReadOnlyTokenFile, TokenFile, TokenFileName, BaseTokenAPI, JSONTokenApi, JWTTokenApi, TokenRedis or UnixDomainSocketDirectory, with websockify's names and --token-source syntax."`
-	TokenSource  string `env:"WSPROXY_TOKEN_SOURCE" secret:"" placeholder:"ARG" group:"Tokens and authentication" help:"The token plugin's source: a file, directory, URL, key file or Redis address, as for websockify."`
-	HostToken    bool   `env:"WSPROXY_HOST_TOKEN" group:"Tokens and authentication" help:"Take the token from the Host header instead of the token query parameter."`
-	AuthPlugin   string `env:"WSPROXY_AUTH_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Authenticate clients before the upgrade: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth."`
-	AuthSource   string `env:"WSPROXY_AUTH_SOURCE" secret:"" placeholder:"ARG" group:"Tokens and authentication" help:"The auth plugin's source: user:password (or an htpasswd file of bcrypt hashes), origins, or common names."`
-	WebAuth      bool   `env:"WSPROXY_WEB_AUTH" group:"Tokens and authentication" help:"With --web, apply the auth plugin to the static files too."`
-	SSLTargetCA  string `name:"ssl-target-ca" env:"WSPROXY_SSL_TARGET_CA" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"With --ssl-target, trust the authorities in FILE (PEM) instead of the system's roots."`
+	TargetConfig string          `name:"target-config" env:"WSPROXY_TARGET_CONFIG" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"Deprecated alias of --token-plugin TokenFile --token-source FILE, as in websockify."`
+	TokenPlugin  string          `env:"WSPROXY_TOKEN_PLUGIN" placeholder:"CLASS" group:"Tokens and authentication" help:"Choose the target by a token (the token query parameter): ReadOnlyTokenFile, TokenFile, TokenFileName, BaseTokenAPI, JSONTokenApi, JWTTokenApi, TokenRedis or UnixDomainSocketDirectory, with websockify's names and --token-source syntax."`
+	TokenSource  string          `env:"WSPROXY_TOKEN_SOURCE" secret:"" placeholder:"ARG" group:"Tokens and authentication" help:"The token plugin's source: a file, directory, URL, key file or Redis address, as for websockify."`
+	HostToken    bool            `env:"WSPROXY_HOST_TOKEN" group:"Tokens and authentication" help:"Take the token from the Host header instead of the token query parameter."`
+	Auth         authflags.Flags `embed:"" envprefix:"WSPROXY_" group:"Tokens and authentication" set:"auth_guards=before the upgrade"`
+	WebAuth      bool            `env:"WSPROXY_WEB_AUTH" group:"Tokens and authentication" help:"With --web, apply the auth plugin to the static files too."`
+	SSLTargetCA  string          `name:"ssl-target-ca" env:"WSPROXY_SSL_TARGET_CA" type:"path" placeholder:"FILE" group:"Tokens and authentication" help:"With --ssl-target, trust the authorities in FILE (PEM) instead of the system's roots."`
 
 	TrustedProxy []string `env:"WSPROXY_TRUSTED_PROXY" placeholder:"CIDR" group:"Proxies" help:"Believe the client address that a peer inside CIDR (repeatable) gives in a PROXY protocol v1/v2 header, Forwarded, X-Forwarded-For or X-Real-IP, for the logs and recordings. Other peers' headers are ignored, and their PROXY headers refused."`
 
@@ -224,7 +224,7 @@ func (c *rootCmd) Validate() error {
 	if _, err := proxy.ParseTrustedProxies(c.TrustedProxy, nil); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	if c.WebAuth && (c.Web == "" || c.AuthPlugin == "") {
+	if c.WebAuth && (c.Web == "" || c.Auth.AuthPlugin == "") {
 		return errors.New("--web-auth needs --web and --auth-plugin")
 	}
 	if err := c.recordFlags.validate(); err != nil {
@@ -237,7 +237,7 @@ func (c *rootCmd) Validate() error {
 func (c *rootCmd) plugins() pluginOptions {
 	return pluginOptions{
 		TargetConfig: c.TargetConfig, TokenPlugin: c.TokenPlugin, TokenSource: c.TokenSource, HostToken: c.HostToken,
-		AuthPlugin: c.AuthPlugin, AuthSource: c.AuthSource,
+		AuthPlugin: c.Auth.AuthPlugin, AuthSource: c.Auth.AuthSource,
 		Target: c.Target, UnixTarget: c.UnixTarget, Wrap: c.Wrap != nil,
 		SSLTarget: c.SSLTarget, SSLTargetCA: c.SSLTargetCA, VerifyClient: c.VerifyClient,
 	}
@@ -370,7 +370,7 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	if web != nil {
 		opts.Handler = web
 		if c.WebAuth {
-			opts.Handler = webAuth{auth: auth, next: web}
+			opts.Handler = authflags.Guard(auth, web, nil)
 		}
 	}
 

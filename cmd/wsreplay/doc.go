@@ -4,7 +4,8 @@
 //	wsreplay [options] [source_addr:]source_port RECORDING|DIR...
 //
 // It serves package replay's Server with the options of the command line:
-// playback defaults (root.go), TLS, static files (web.go), a TCP port or a
-// unix socket (listen.go) and logs to stderr and a file (logging.go). Run
-// wsreplay --help for the options.
+// playback defaults (root.go), TLS, static files, the auth plugin
+// (cmd/internal/authflags, shared with wsproxy), the web player (ui.go), a
+// TCP port or a unix socket (listen.go) and logs to stderr and a file
+// (logging.go). Run wsreplay --help for the options.
 package main

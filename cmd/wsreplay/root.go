@@ -16,6 +16,7 @@ import (
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
 
+	"github.com/wsproxy/wsproxy/cmd/internal/authflags"
 	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 	"github.com/wsproxy/wsproxy/cmd/internal/listen"
 	"github.com/wsproxy/wsproxy/cmd/internal/metrics"
@@ -63,9 +64,19 @@ JSON command, answered by the replay's state as JSON, or {"error": "..."}:
   {"action": "seek", "to": "1m30s"}  {"action": "speed", "speed": "4"}
 
 GET /replays lists the replays being served, with their IDs, and
-GET /replays/ID gives one. wsreplay has no authentication of its own:
-whoever reaches its port can watch every recording and control every
-replay.
+GET /replays/ID gives one.
+
+With --auth-plugin (websockify's BasicHTTPAuth, ExpectOrigin or
+ClientCertCNAuth, with --auth-source, as in wsproxy), every WebSocket
+upgrade (the replays and their control), GET /recordings and /replays, and
+the --ui pages and their JSON are refused without credentials:
+BasicHTTPAuth answers 401 with WWW-Authenticate, so a browser asks for a
+user name and password, and sends them again on its WebSocket connections
+to the same port. --web-auth puts the --web files behind the plugin too.
+ClientCertCNAuth needs --verify-client. With an auth plugin, --rfb-listen
+(which speaks no HTTP) needs --password-file. Without one, whoever
+reaches the port can watch every recording, read what was typed in it and
+control every replay.
 
 The listener is wsproxy's: one port serves ws:// and, with --cert, wss://,
 and with --web static files such as noVNC's; clients may speak the binary or
@@ -80,7 +91,10 @@ and a player (noVNC from --novnc-dir, connected to a render-mode replay)
 with a timeline, speed, skip idle, the typed lines, clicks and clipboard
 texts beside the picture, deep links (play.html?name=NAME#t=12m30s) and
 a download of the recording. The pages are read-only and carry a strict
-Content-Security-Policy.
+Content-Security-Policy. With an auth plugin the pages and their JSON are
+always behind it, --web-auth or not: they show everything typed. (That
+plugin cannot be ExpectOrigin: a browser sends no Origin when it opens a
+page.)
 
 With --metrics-listen ADDR, wsreplay serves Prometheus metrics on
 http://ADDR/metrics, and a health check on /healthz (503 once it is
@@ -99,6 +113,10 @@ Examples:
   # Serve a browser and player of the recordings at
   # http://localhost:6080/ui/ (noVNC from Debian's novnc package).
   wsreplay --ui 6080 ./recordings
+
+  # The same, for auditors who log in (the browser asks for the password;
+  # htpasswd holds bcrypt hashes, as htpasswd -B writes them).
+  wsreplay --ui --auth-plugin BasicHTTPAuth --auth-source htpasswd 6080 ./recordings
 
   # Print the version.
   wsreplay --version
@@ -137,6 +155,9 @@ type rootCmd struct {
 
 	Web string `env:"WSREPLAY_WEB" type:"existingdir" placeholder:"DIR" group:"Listener" help:"Serve the files under DIR on the same port (GET and HEAD), such as noVNC's. Nothing outside DIR is served, symbolic links included; named pipes, sockets and devices are refused (403), never opened."`
 
+	Auth    authflags.Flags `embed:"" envprefix:"WSREPLAY_" group:"Authentication" set:"auth_guards=on every WebSocket upgrade (replays and their control), GET /recordings and /replays, and the --ui pages and their JSON"`
+	WebAuth bool            `env:"WSREPLAY_WEB_AUTH" group:"Authentication" help:"With --web, apply the auth plugin to the static files too. The --ui pages and their JSON, GET /recordings and /replays are behind an auth plugin with or without it."`
+
 	metricsFlags `embed:""`
 	uiFlags      `embed:""`
 
@@ -169,6 +190,9 @@ func (c *rootCmd) Validate() error {
 		return fmt.Errorf("--unix-listen-mode: %w", err)
 	}
 	if err := c.Flags.Check(); err != nil {
+		return err
+	}
+	if err := c.validateAuth(); err != nil {
 		return err
 	}
 	c.playback = replay.Options{}
@@ -244,6 +268,14 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		opts.Reader.Format.Identities = append(opts.Reader.Format.Identities, ids...)
 	}
+	if opts.Proxy.Authenticator, err = c.Auth.Authenticator(c.VerifyClient); err != nil {
+		return err
+	}
+	if opts.Proxy.Authenticator != nil {
+		log.Info("clients authenticated", "plugin", c.Auth.Class(), "web_auth", c.WebAuth)
+	} else if c.UI {
+		log.Warn("--ui without --auth-plugin: whoever reaches the port can watch every recording and read what was typed")
+	}
 	if c.Web != "" {
 		web, err := proxy.NewFileHandler(c.Web, proxy.FileOptions{})
 		if err != nil {
@@ -251,6 +283,9 @@ func (c *rootCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		defer web.Close()
 		opts.Proxy.Handler = web
+		if c.WebAuth {
+			opts.Proxy.Handler = authflags.Guard(opts.Proxy.Authenticator, web, log)
+		}
 	}
 	if c.metrics, err = metrics.Start(ctx, "wsreplay", c.MetricsListen, log); err != nil {
 		return err

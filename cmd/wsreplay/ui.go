@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/wsproxy/wsproxy/replay"
 	"github.com/wsproxy/wsproxy/replay/ui"
+
+	"github.com/wsproxy/wsproxy/cmd/internal/authflags"
 )
 
 // defaultNoVNCDir is Debian's novnc package, used by --ui when it exists.
@@ -63,6 +66,9 @@ func (c *rootCmd) hookUI(opts *replay.ServerOptions, log *slog.Logger) func(*rep
 			return nil, fmt.Errorf("--novnc-dir: %w", err)
 		}
 		var hh http.Handler = h
+		if opts.Proxy.Authenticator != nil {
+			hh = uiAuth{pages: authflags.Guard(opts.Proxy.Authenticator, h, log), next: h}
+		}
 		lazy.h.Store(&hh)
 		return h, nil
 	}
@@ -72,6 +78,41 @@ func (c *rootCmd) hookUI(opts *replay.ServerOptions, log *slog.Logger) func(*rep
 func (c *rootCmd) validateUI() error {
 	if c.NoVNCDir != "" && !c.UI {
 		return errors.New("--novnc-dir needs --ui")
+	}
+	return nil
+}
+
+// uiAuth puts the --ui pages and their JSON (everything under ui.Prefix,
+// and the redirect of /ui) behind the auth plugin, whatever --web-auth
+// says: they show every recording and what was typed in it. Other paths
+// go to next as they are (ui.Handler passes them on to --web).
+type uiAuth struct {
+	pages http.Handler // the ui.Handler behind authflags.Guard
+	next  http.Handler // the ui.Handler itself
+}
+
+func (h uiAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path+"/" == ui.Prefix || strings.HasPrefix(r.URL.Path, ui.Prefix) {
+		h.pages.ServeHTTP(w, r)
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// validateAuth checks the auth plugin options with the others.
+func (c *rootCmd) validateAuth() error {
+	if err := c.Auth.Check(c.VerifyClient); err != nil {
+		return err
+	}
+	switch {
+	case c.WebAuth && c.Auth.AuthPlugin == "":
+		return errors.New("--web-auth needs --auth-plugin")
+	case c.WebAuth && c.Web == "" && !c.UI:
+		return errors.New("--web-auth needs --web (or --ui, whose pages are behind the auth plugin anyway)")
+	case c.Auth.AuthPlugin != "" && c.RFBListen != "" && c.Password == "" && c.PasswordFile == "":
+		return errors.New("--rfb-listen would bypass --auth-plugin (a VNC viewer speaks no HTTP): give --password-file so that its viewers authenticate too")
+	case c.UI && c.Auth.Class() == authflags.ExpectOrigin:
+		return errors.New("--auth-plugin ExpectOrigin cannot guard the --ui pages: a browser sends no Origin header when it opens a page; use BasicHTTPAuth or ClientCertCNAuth")
 	}
 	return nil
 }
