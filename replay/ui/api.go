@@ -240,6 +240,10 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, name string) 
 		h.serveThumb(w, r)
 	case "download":
 		h.serveDownload(w, r)
+	case "video":
+		h.serveVideo(w, r)
+	case "videostatus":
+		h.serveVideoStatus(w, r)
 	default:
 		http.NotFound(w, r)
 	}
