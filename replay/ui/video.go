@@ -314,6 +314,11 @@ func (h *Handler) serveVideo(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			f, vf, err = h.exportVideo(r.Context(), rec, k, job, dir)
 		}
+		if err != nil && r.Context().Err() != nil {
+			// Stopped for its client, not failed: a request waiting for
+			// the same video starts it again.
+			err = fmt.Errorf("%w (%v)", context.Canceled, err)
+		}
 		v.mu.Lock()
 		delete(v.jobs, k)
 		if err == nil {

@@ -192,33 +192,35 @@ func TestVideoErrors(t *testing.T) {
 	}
 }
 
-// slowFFmpeg writes a stand-in for ffmpeg that writes its process id to
+// slowFFmpeg writes a stand-in for ffmpeg that appends its process id to
 // a file and sleeps without reading its input, so that an export blocks
 // until it is killed. It returns the program and the file.
 func slowFFmpeg(t *testing.T) (prog, pidFile string) {
 	t.Helper()
 	d := t.TempDir()
-	prog, pidFile = filepath.Join(d, "ffmpeg"), filepath.Join(d, "pid")
-	script := fmt.Sprintf("#!/bin/sh\necho $$ > %s.tmp && mv %s.tmp %s\nexec sleep 600\n", pidFile, pidFile, pidFile)
+	prog, pidFile = filepath.Join(d, "ffmpeg"), filepath.Join(d, "pids")
+	script := fmt.Sprintf("#!/bin/sh\necho $$ >> %s\nexec sleep 600\n", pidFile)
 	if err := os.WriteFile(prog, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return prog, pidFile
 }
 
-// waitPID waits for the stand-in to write its process id.
-func waitPID(t *testing.T, pidFile string) int {
+// waitPID waits for the n-th stand-in started to write its process id,
+// and returns it.
+func waitPID(t *testing.T, pidFile string, n int) int {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		b, _ := os.ReadFile(pidFile)
+		if lines := strings.Split(string(b), "\n"); len(lines) > n { // the last is empty
+			pid, err := strconv.Atoi(lines[n-1])
 			if err != nil {
 				t.Fatalf("pid file: %q", b)
 			}
 			return pid
 		}
 	}
-	t.Fatal("the export started no ffmpeg in 10 s")
+	t.Fatalf("the export started no ffmpeg number %d in 10 s", n)
 	return 0
 }
 
@@ -260,7 +262,7 @@ func TestVideoBusy(t *testing.T) {
 	first := hs.URL + "/ui/api/video?name=alice.wsrec"
 	cancel, done := startExport(t, first)
 	defer cancel()
-	waitPID(t, pidFile)
+	waitPID(t, pidFile, 1)
 
 	resp, body := get(t, hs.URL+"/ui/api/video?name=alice.wsrec&format=webm")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != strconv.Itoa(ui.VideoRetryAfter) ||
@@ -286,9 +288,8 @@ func TestVideoBusy(t *testing.T) {
 			t.Fatalf("videostatus 10 s after the client went away: %s", body)
 		}
 	}
-	os.Remove(pidFile)
 	cancel2, done2 := startExport(t, hs.URL+"/ui/api/video?name=alice.wsrec&format=webm")
-	waitPID(t, pidFile)
+	waitPID(t, pidFile, 2)
 	cancel2()
 	<-done2
 }
@@ -301,7 +302,7 @@ func TestVideoClientGone(t *testing.T) {
 	videoDir := t.TempDir()
 	hs, _ := startUI(t, videoSession(t), ui.Options{FFmpeg: prog, VideoDir: videoDir})
 	cancel, done := startExport(t, hs.URL+"/ui/api/video?name=alice.wsrec&format=mp4&fps=60")
-	pid := waitPID(t, pidFile)
+	pid := waitPID(t, pidFile, 1)
 	if !alive(pid) {
 		t.Fatalf("ffmpeg %d is not running", pid)
 	}
@@ -325,4 +326,33 @@ func TestVideoClientGone(t *testing.T) {
 			t.Fatalf("files left: %v", left)
 		}
 	}
+}
+
+// TestVideoSameWaits proves that a request for a video being made waits
+// for it rather than taking a slot (with one slot, it is not answered
+// 503), and makes it itself when the first client goes away.
+func TestVideoSameWaits(t *testing.T) {
+	t.Parallel()
+	prog, pidFile := slowFFmpeg(t)
+	hs, _ := startUI(t, videoSession(t), ui.Options{FFmpeg: prog, VideoExports: 1, VideoDir: t.TempDir()})
+	u := hs.URL + "/ui/api/video?name=alice.wsrec&speed=4"
+	cancel1, done1 := startExport(t, u)
+	defer cancel1()
+	first := waitPID(t, pidFile, 1)
+	cancel2, done2 := startExport(t, u)
+	defer cancel2()
+	time.Sleep(200 * time.Millisecond) // the second request reaches the server and waits
+	_, body := get(t, strings.Replace(u, "/video?", "/videostatus?", 1))
+	var st ui.VideoStatus
+	if err := json.Unmarshal(body, &st); err != nil || st.State != "exporting" || st.Exports != 1 {
+		t.Errorf("videostatus: %s; want one export", body)
+	}
+	cancel1()
+	<-done1
+	second := waitPID(t, pidFile, 2)
+	if second == first || !alive(second) {
+		t.Errorf("the waiting request did not start its own export: pids %d, %d", first, second)
+	}
+	cancel2()
+	<-done2
 }
