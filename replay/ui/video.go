@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
 	"github.com/wsproxy/wsproxy/internal/render"
 	"github.com/wsproxy/wsproxy/internal/video"
@@ -388,6 +389,9 @@ func (h *Handler) failVideo(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, video.ErrNoFFmpeg):
 		status = http.StatusNotImplemented
+	case errors.Is(err, format.ErrNoIdentity), errors.Is(err, format.ErrWrongIdentity):
+		status = http.StatusUnprocessableEntity
+		err = fmt.Errorf("no video of this recording: %w (give wsreplay --identity)", err)
 	case errors.Is(err, render.ErrNoScreen), errors.Is(err, render.ErrAfterEnd):
 		status = http.StatusUnprocessableEntity
 		err = fmt.Errorf("no video of this recording: %w", err)

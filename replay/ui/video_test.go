@@ -160,6 +160,15 @@ func TestVideoErrors(t *testing.T) {
 	hs, _ := startUI(t, dir, ui.Options{VideoDir: t.TempDir()})
 	noFFmpeg, _ := startUI(t, dir, ui.Options{FFmpeg: filepath.Join(t.TempDir(), "no-ffmpeg"), VideoDir: t.TempDir()})
 	disabled, _ := startUI(t, dir, ui.Options{VideoExports: -1})
+	enc, err := os.ReadFile(filepath.Join("..", "..", "testdata", "recordings", "v2-encrypted-signed.wsrec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "encrypted.wsrec"), enc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := slowFFmpeg(t) // never started: the export fails first
+	noIdentity, _ := startUI(t, dir, ui.Options{FFmpeg: prog, VideoDir: t.TempDir()})
 	tests := []struct {
 		name   string
 		base   string
@@ -176,6 +185,7 @@ func TestVideoErrors(t *testing.T) {
 		{"FPS", hs.URL, "name=alice.wsrec&fps=NaN", 400, "fps: want a number from 1 to 60"},
 		{"NoFFmpeg", noFFmpeg.URL, "name=alice.wsrec", 501, "install Debian's ffmpeg package (apt-get install ffmpeg)"},
 		{"Disabled", disabled.URL, "name=alice.wsrec", 501, "video export is disabled"},
+		{"Encrypted", noIdentity.URL, "name=encrypted.wsrec", 422, "an identity is needed to read it (give wsreplay --identity)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
