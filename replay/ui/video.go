@@ -205,6 +205,9 @@ func videoParams(q map[string][]string, rec replay.Recording) (videoKey, error) 
 	case k.to > 0 && k.to <= k.from:
 		return k, fmt.Errorf("to: %v is not after from, %v", k.to, k.from)
 	}
+	if k.to >= rec.Duration {
+		k.to = 0 // the end: one video, not one per later time
+	}
 	number := func(name string, dst *float64, lo, hi float64) error {
 		s := get(name)
 		if s == "" {
