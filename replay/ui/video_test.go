@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -365,4 +366,32 @@ func TestVideoSameWaits(t *testing.T) {
 	}
 	cancel2()
 	<-done2
+}
+
+// TestVideoCaptions asks for a video with the typed text as subtitles:
+// ffprobe must see a subtitle stream, and ffmpeg read the typed line
+// from it.
+func TestVideoCaptions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ffmpeg")
+	}
+	vnctest.Require(t, "ffmpeg", "ffmpeg")
+	vnctest.Require(t, "ffprobe", "ffmpeg")
+	t.Parallel()
+	hs, _ := startUI(t, videoSession(t), ui.Options{VideoDir: t.TempDir()})
+	resp, body := get(t, hs.URL+"/ui/api/video?name=alice.wsrec&captions=1&speed=10&fps=2")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	path := filepath.Join(t.TempDir(), "v.mp4")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if types := videotest.Probe(t, path).Types; strings.Join(types, ",") != "video,subtitle" {
+		t.Errorf("streams %v, want video and subtitle", types)
+	}
+	vtt, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:s", "-f", "webvtt", "-").Output()
+	if err != nil || !strings.Contains(string(vtt), "hello world") {
+		t.Errorf("subtitles %q, %v; want the typed line", vtt, err)
+	}
 }
