@@ -2,6 +2,8 @@ package ui_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/wsproxy/wsproxy/internal/vnctest"
@@ -45,6 +47,9 @@ func TestBrowserVideoLink(t *testing.T) {
 		state = vnctest.Eval[string](t, p, `document.body.dataset.video || ""`)
 		return state == "Video ready", state
 	})
+	if shots := os.Getenv("WSPROXY_SCREENSHOTS"); shots != "" { // a directory to keep them in
+		p.Screenshot(t, filepath.Join(shots, "TestBrowserVideoLink.png"))
+	}
 	_, body := get(t, hs.URL+"/ui/api/videostatus?"+q)
 	var st ui.VideoStatus
 	if err := json.Unmarshal(body, &st); err != nil || st.State != "ready" {
