@@ -1,3 +1,5 @@
+//go:build unix
+
 package ui_test
 
 import (
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,6 +325,7 @@ func TestVideoClientGone(t *testing.T) {
 	start := time.Now()
 	for alive(pid) {
 		if time.Since(start) > 10*time.Second {
+			syscall.Kill(pid, syscall.SIGKILL) // lets the server close
 			t.Fatalf("ffmpeg %d still runs 10 s after its client went away", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
