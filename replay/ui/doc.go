@@ -14,7 +14,8 @@
 // code of wsrecord-inspect video (internal/video, fed by internal/render):
 // at most Options.VideoExports at once, to a temporary file served with
 // http.ServeContent, cached per file version and parameters, and
-// cancelled when its client goes away.
+// cancelled when its client goes away; GET /ui/api/videostatus tells the
+// page how far it is.
 //
 // The summaries, integrity checks, typed text, events and thumbnails come
 // from the library packages that wsrecord-inspect uses too (format,
