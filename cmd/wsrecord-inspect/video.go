@@ -112,26 +112,11 @@ func (c *videoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		defer bar.Finish()
 	}
 	p := c.player(ctx, r, kctx.Stderr)
-	var enc video.Encoder
-	st, err := render.Frames(ctx, p, opts, func(f render.Frame) error {
-		if enc == nil {
-			e, err := video.Start(ctx, video.Options{Output: tmp, Format: cont, Size: f.Image.Rect.Size(), FPS: c.FPS,
-				Program: c.FFmpeg})
-			if err != nil {
-				return err
-			}
-			enc = e
-		}
-		if bar != nil {
-			bar.Set64(int64((f.Session - c.From) / time.Millisecond))
-		}
-		return enc.WriteFrame(f.Image)
-	})
-	if enc != nil {
-		if cerr := enc.Close(); err == nil {
-			err = cerr
-		}
+	eopts := video.ExportOptions{Frames: opts, Output: tmp, Format: cont, Program: c.FFmpeg, Captions: c.Captions}
+	if bar != nil {
+		eopts.Progress = func(t time.Duration) { bar.Set64(int64((t - c.From) / time.Millisecond)) }
 	}
+	est, err := video.Export(ctx, p, r.File, eopts)
 	if bar != nil {
 		bar.Finish()
 	}
@@ -141,12 +126,7 @@ func (c *videoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		}
 		return playError(r, err)
 	}
-	ncap := 0
-	if c.Captions {
-		if ncap, err = c.addCaptions(ctx, r, st, work, cont, &tmp); err != nil {
-			return err
-		}
-	}
+	st, ncap := est.FrameStats, est.Captions
 	if err := place(tmp, c.Output, c.Force); err != nil {
 		return err
 	}
@@ -161,33 +141,6 @@ func (c *videoCmd) Run(ctx context.Context, kctx *kong.Context) error {
 		return err
 	}
 	return endPlay(r, p, kctx.Stderr)
-}
-
-// addCaptions muxes the typed text of r's session, timed as the video
-// in *tmp, into a new file in dir, which *tmp then names.
-func (c *videoCmd) addCaptions(ctx context.Context, r *recording, st render.FrameStats, dir, cont string, tmp *string) (int, error) {
-	lines, err := render.TypedLines(ctx, r.File, c.To)
-	if err != nil {
-		return 0, readError(r.name, err)
-	}
-	vtt := filepath.Join(dir, "captions.vtt")
-	f, err := os.Create(vtt)
-	if err != nil {
-		return 0, err
-	}
-	n, err := render.WriteWebVTT(f, lines, st.Clock, st.Duration)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	muxed := filepath.Join(dir, "muxed")
-	if err := video.Mux(ctx, c.FFmpeg, *tmp, vtt, cont, muxed); err != nil {
-		return 0, err
-	}
-	*tmp = muxed
-	return n, nil
 }
 
 // place moves the finished file tmp to name: without force, failing if

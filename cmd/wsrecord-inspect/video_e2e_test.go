@@ -5,11 +5,11 @@ import (
 	"math"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsproxy/wsproxy/internal/videotest"
 	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
@@ -21,35 +21,6 @@ import (
 // colours scores: a line of text more or less, on this session, alone
 // brings it under 20 dB.
 const minVideoPSNR = 28
-
-// ffprobe returns what ffprobe says of a video's first video stream and
-// its container, and the types of its streams.
-func ffprobe(t *testing.T, path string) (width, height int, duration float64, types []string) {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height:format=duration",
-		"-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var p struct {
-		Streams []struct {
-			CodecType     string `json:"codec_type"`
-			Width, Height int
-		}
-		Format struct{ Duration string }
-	}
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatalf("ffprobe: %v: %s", err, out)
-	}
-	for _, s := range p.Streams {
-		types = append(types, s.CodecType)
-		if s.CodecType == "video" && width == 0 {
-			width, height = s.Width, s.Height
-		}
-	}
-	duration, _ = strconv.ParseFloat(p.Format.Duration, 64)
-	return width, height, duration, types
-}
 
 // TestVideoFFmpeg makes videos of a real Xvnc session with Debian's
 // ffmpeg: ffprobe must report their size and duration, and a frame that
@@ -73,36 +44,22 @@ func TestVideoFFmpeg(t *testing.T) {
 		if err := json.Unmarshal([]byte(so), &j); err != nil {
 			t.Fatal(err)
 		}
-		w, h, d, _ := ffprobe(t, out)
+		in := videotest.Probe(t, out)
+		w, h, d := in.Width, in.Height, in.Duration
 		if w != 320 || h != 240 || j.Frames != 20 || math.Abs(d-2) > 0.15 {
 			t.Errorf("%s: ffprobe says %dx%d, %.3f s; %d frames; want 320x240, 2 s, 20 frames", ext, w, h, d, j.Frames)
 		}
 	}
 	// Frame 10 of the MP4 shows session time 1s + 10/10 s.
-	frame := filepath.Join(dir, "frame.png")
-	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", filepath.Join(dir, "v.mp4"), "-vf", `select=eq(n\,10)`,
-		"-frames:v", "1", frame).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: extract frame 10: %v: %s", err, out)
-	}
 	shot := filepath.Join(dir, "shot.png")
 	if code, _, se := runCmd(t, "snapshot", rec, "--at", (2 * time.Second).String(), "-o", shot); code != 0 {
 		t.Fatalf("snapshot: exit %d: %s", code, se)
 	}
-	got, want := readPNG(t, frame), readPNG(t, shot)
+	got, want := videotest.Frame(t, filepath.Join(dir, "v.mp4"), 10), readPNG(t, shot)
 	if got.Rect.Size() != want.Rect.Size() {
 		t.Fatalf("frame of %v, snapshot of %v", got.Rect.Size(), want.Rect.Size())
 	}
-	var sum float64
-	for y := range want.Rect.Dy() {
-		for x := range want.Rect.Dx() {
-			g, w := got.RGBAAt(x, y), want.RGBAAt(x, y)
-			for _, d := range []float64{float64(g.R) - float64(w.R), float64(g.G) - float64(w.G), float64(g.B) - float64(w.B)} {
-				sum += d * d
-			}
-		}
-	}
-	mse := sum / float64(3*want.Rect.Dx()*want.Rect.Dy())
-	psnr := 10 * math.Log10(255*255/math.Max(mse, 1e-9))
+	psnr := videotest.PSNR(got, want)
 	t.Logf("frame 10 against snapshot --at 2s: PSNR %.1f dB", psnr)
 	if psnr < minVideoPSNR {
 		t.Errorf("frame 10: PSNR %.1f dB against snapshot --at 2s, want at least %d", psnr, minVideoPSNR)
@@ -112,7 +69,7 @@ func TestVideoFFmpeg(t *testing.T) {
 	if code, _, se := runCmd(t, "video", filepath.Join(recordings, noVNCFixture), "--captions", "-o", out); code != 0 {
 		t.Fatalf("video --captions: exit %d: %s", code, se)
 	}
-	if _, _, _, types := ffprobe(t, out); strings.Join(types, ",") != "video,subtitle" {
+	if types := videotest.Probe(t, out).Types; strings.Join(types, ",") != "video,subtitle" {
 		t.Errorf("streams %v, want video and subtitle", types)
 	}
 	vtt, err := exec.Command("ffmpeg", "-v", "error", "-i", out, "-map", "0:s", "-f", "webvtt", "-").Output()

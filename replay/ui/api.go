@@ -240,6 +240,10 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, name string) 
 		h.serveThumb(w, r)
 	case "download":
 		h.serveDownload(w, r)
+	case "video":
+		h.serveVideo(w, r)
+	case "videostatus":
+		h.serveVideoStatus(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -292,7 +296,7 @@ func (h *Handler) fail(w http.ResponseWriter, status int, err error) {
 	if errors.Is(err, errNoRecording) || errors.Is(err, replay.ErrNotFound) {
 		status = http.StatusNotFound
 	}
-	if status >= 500 {
+	if status >= 500 && status != http.StatusServiceUnavailable { // 503: busy or gone, not broken
 		h.log.Error("ui", "err", err)
 	}
 	b, _ := json.Marshal(map[string]string{"error": strings.TrimPrefix(err.Error(), "ui: ")})

@@ -10,6 +10,13 @@
 // Content-Security-Policy; recordings are reached only by their names in
 // the Source, never by a file path.
 //
+// GET /ui/api/video exports a session as an MP4 or WebM video with the
+// code of wsrecord-inspect video (internal/video, fed by internal/render):
+// at most Options.VideoExports at once, to a temporary file served with
+// http.ServeContent, cached per file version and parameters, and
+// cancelled when its client goes away; GET /ui/api/videostatus tells the
+// page how far it is.
+//
 // The summaries, integrity checks, typed text, events and thumbnails come
 // from the library packages that wsrecord-inspect uses too (format,
 // format/rfb, internal/render), and are cached per version of each file.

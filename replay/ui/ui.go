@@ -49,6 +49,21 @@ type Options struct {
 	Next http.Handler
 	// Logger logs what cannot be served. nil discards.
 	Logger *slog.Logger
+
+	// FFmpeg is the ffmpeg program that makes the videos of GET
+	// /ui/api/video. Empty means "ffmpeg" on $PATH.
+	FFmpeg string
+	// VideoExports bounds the videos made at once; a request beyond is
+	// answered 503 with Retry-After. Zero means DefaultVideoExports;
+	// negative disables the video export (501).
+	VideoExports int
+	// VideoCacheBytes bounds the size of the finished videos kept for
+	// the next requests (the newest is kept whatever its size). Zero
+	// means DefaultVideoCache.
+	VideoCacheBytes int64
+	// VideoDir is the directory in which a directory of the videos is
+	// made, and removed by Close. Empty means os.TempDir().
+	VideoDir string
 }
 
 // Handler serves the pages, their static files and their JSON API under
@@ -65,13 +80,15 @@ type Handler struct {
 	cache map[fileKey]*details // by file version
 	veri  map[fileKey]string   // integrity, by file version
 	thumb *thumbCache
+	video *videoExports
 }
 
 // New returns the Handler of src. It returns an error if opts.NoVNCDir
 // is given but holds no core/rfb.js.
 func New(src Source, opts Options) (*Handler, error) {
 	h := &Handler{src: src, next: opts.Next, log: opts.Logger,
-		cache: make(map[fileKey]*details), veri: make(map[fileKey]string), thumb: newThumbCache(512)}
+		cache: make(map[fileKey]*details), veri: make(map[fileKey]string), thumb: newThumbCache(512),
+		video: newVideoExports(opts)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -92,12 +109,14 @@ func New(src Source, opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Close releases noVNC's directory. It is idempotent.
+// Close releases noVNC's directory and removes the videos made. It is
+// idempotent; call it once the Handler serves no more requests.
 func (h *Handler) Close() error {
+	err := h.video.close()
 	if h.novnc != nil {
-		return h.novnc.Close()
+		err = errors.Join(h.novnc.Close(), err)
 	}
-	return nil
+	return err
 }
 
 // ServeHTTP serves GET and HEAD requests under Prefix, and passes the

@@ -40,6 +40,7 @@ function setState(s) {
   const sel = $("speed");
   if (Number(sel.value) !== st.speed && speeds.includes(st.speed)) sel.value = String(st.speed);
   document.body.dataset.speed = String(st.speed);
+  updateVideoLink();
   document.body.dataset.paused = String(st.paused);
 }
 
@@ -76,6 +77,63 @@ function seek(t) {
   send({ action: "seek", to: t.toFixed(3) });
   history.replaceState(null, "", "#t=" + fmtLink(t));
   tick();
+}
+
+// videoURL is the export of the session as the player shows it: its
+// speed, and idle stretches cut to 1 s when Skip idle is on.
+function videoURL() {
+  const q = new URLSearchParams({ name, format: $("video-format").value, speed: String(st.speed) });
+  if ($("skip-idle").checked) q.set("idle", "1");
+  return "api/video?" + q;
+}
+
+function updateVideoLink() {
+  const a = $("video");
+  a.href = videoURL();
+  a.download = name.replace(/^.*\//, "").replace(/\.[^.]*$/, "") + "." + $("video-format").value;
+}
+
+// downloadVideo has the server make the video, showing how far it is,
+// then downloads it from the server's cache of finished videos; an error
+// shows in the page instead of as a broken download.
+let exporting = false;
+async function downloadVideo(ev) {
+  ev.preventDefault();
+  if (exporting) return;
+  exporting = true;
+  const url = videoURL();
+  const state = $("video-state");
+  const show = (text) => { state.textContent = text; document.body.dataset.video = text; };
+  show("Preparing video…");
+  const status = setInterval(async () => {
+    try {
+      const s = await api(url.replace("api/video?", "videostatus?"));
+      if (s.state === "exporting") show("Preparing video: " + Math.round(s.progress * 100) + "%");
+    } catch (e) { /* the next poll tries again */ }
+  }, 1000);
+  const abort = new AbortController();
+  try {
+    const resp = await fetch(url, { credentials: "same-origin", signal: abort.signal });
+    if (!resp.ok) {
+      const body = await resp.json().catch(() => ({ error: resp.statusText }));
+      const retry = resp.headers.get("Retry-After");
+      show("Video: " + (body.error || resp.statusText) + (retry ? " (retry in " + retry + " s)" : ""));
+      return;
+    }
+    abort.abort(); // made and kept: the download below gets it at once
+    show("Video ready");
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = $("video").download;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) {
+    show("Video: " + e.message);
+  } finally {
+    clearInterval(status);
+    exporting = false;
+  }
 }
 
 function setSpeed(v) { send({ action: "speed", speed: String(v) }); }
@@ -218,13 +276,21 @@ async function main() {
   document.title = name + " · wsreplay";
   $("title").textContent = name;
   $("download").href = "api/download?name=" + encodeURIComponent(name);
+  updateVideoLink();
+  $("video").addEventListener("click", downloadVideo);
+  $("video-format").addEventListener("change", updateVideoLink);
+  $("skip-idle").addEventListener("change", updateVideoLink);
   try {
     info = await api("recording?name=" + encodeURIComponent(name));
   } catch (e) { fail(e.message); return; }
   $("integrity").textContent = info.integrity;
   $("integrity").classList.add(info.integrity);
   $("duration").textContent = fmtDuration(info.duration_ns / 1e9);
-  if (!info.rfb) { fail("this recording is not a VNC session: the player shows VNC sessions only"); return; }
+  if (!info.rfb) {
+    $("video-box").hidden = true;
+    fail("this recording is not a VNC session: the player shows VNC sessions only");
+    return;
+  }
   buildEvents();
   drawActivity();
   setupTimeline();
