@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -85,7 +84,7 @@ func (f *recordFlags) validate() error {
 			return errors.New("--record-recipient needs --record-format wsrec: websockify's format cannot be encrypted")
 		}
 	}
-	if _, err := parseSize(f.RecordMaxSize); err != nil {
+	if _, err := cli.ParseSize(f.RecordMaxSize); err != nil {
 		return fmt.Errorf("--record-max-size: %w", err)
 	}
 	if f.RecordFlush <= 0 {
@@ -101,7 +100,7 @@ func (f *recordFlags) recorder(log *slog.Logger) (*record.Recorder, error) {
 		return nil, nil
 	}
 	mode, _ := listen.ParseMode(f.RecordMode)
-	size, _ := parseSize(f.RecordMaxSize)
+	size, _ := cli.ParseSize(f.RecordMaxSize)
 	opts := record.Options{
 		Dir: f.RecordDir, Name: f.RecordName, File: f.Record,
 		Format: record.Format(f.RecordFormat), Mode: mode, FlushInterval: f.RecordFlush,
@@ -144,31 +143,6 @@ func publicMeta(keys []string) []string {
 		}
 	}
 	return out
-}
-
-// parseSize parses "" (0), a number of bytes, or one with a K, M or G
-// suffix (powers of 1024, an optional trailing B or iB).
-func parseSize(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult, t = 1<<10, t[:n-1]
-		case 'M':
-			mult, t = 1<<20, t[:n-1]
-		case 'G':
-			mult, t = 1<<30, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v <= 0 || v > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size such as 512M", s)
-	}
-	return v * mult, nil
 }
 
 // newRecordingTap returns the proxy's tap factory that records each

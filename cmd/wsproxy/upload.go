@@ -56,7 +56,7 @@ func (f *uploadFlags) validate(r *recordFlags) error {
 	if loc.Key != "" && !loc.IsPrefix() {
 		return fmt.Errorf("--record-upload %s: give a prefix ending in / (keys follow --record-name)", f.RecordUpload)
 	}
-	if _, err := parseSize(f.RecordSpoolMax); err != nil {
+	if _, err := cli.ParseSize(f.RecordSpoolMax); err != nil {
 		return fmt.Errorf("--record-spool-max: %w", err)
 	}
 	if f.RecordUploadEndpoint != "" && !strings.HasPrefix(f.RecordUploadEndpoint, "http://") && !strings.HasPrefix(f.RecordUploadEndpoint, "https://") {
@@ -73,7 +73,7 @@ func (f *uploadFlags) startUpload(ctx context.Context, dir string, log *slog.Log
 		return nil, nil
 	}
 	loc, _ := objstore.ParseURL(f.RecordUpload) // checked by validate
-	limit, _ := parseSize(f.RecordSpoolMax)
+	limit, _ := cli.ParseSize(f.RecordSpoolMax)
 	st, err := objstore.New(ctx, objstore.Config{
 		Endpoint: f.RecordUploadEndpoint, Region: f.RecordUploadRegion,
 		PathStyle: f.RecordUploadPathStyle, CAFile: f.RecordUploadCA,

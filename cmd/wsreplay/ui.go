@@ -13,6 +13,7 @@ import (
 	"github.com/wsproxy/wsproxy/replay/ui"
 
 	"github.com/wsproxy/wsproxy/cmd/internal/authflags"
+	"github.com/wsproxy/wsproxy/cmd/internal/cli"
 )
 
 // defaultNoVNCDir is Debian's novnc package, used by --ui when it exists.
@@ -22,6 +23,10 @@ const defaultNoVNCDir = "/usr/share/novnc"
 type uiFlags struct {
 	UI       bool   `env:"WSREPLAY_UI" group:"Web UI" help:"Serve a recordings browser and player on the same port, at /ui/: the list of recordings with filters and typed-text search, and a player with a timeline, speed, and the typed lines, clicks and clipboard texts beside the picture."`
 	NoVNCDir string `name:"novnc-dir" env:"WSREPLAY_NOVNC_DIR" type:"path" placeholder:"DIR" group:"Web UI" help:"noVNC's directory for the --ui player (the one holding core/rfb.js): Debian's /usr/share/novnc, or the npm package @novnc/novnc's. Default: /usr/share/novnc if it exists."`
+
+	FFmpeg       string `name:"ffmpeg" default:"ffmpeg" env:"WSREPLAY_FFMPEG" placeholder:"PROGRAM" group:"Web UI" help:"The ffmpeg program that makes the player's video downloads (Debian package ffmpeg)."`
+	VideoExports int    `default:"2" env:"WSREPLAY_VIDEO_EXPORTS" placeholder:"N" group:"Web UI" help:"Videos made at once for the player's downloads, each an ffmpeg taking about a CPU core; a request beyond is answered 503 with Retry-After. 0 turns the video download off."`
+	VideoCache   string `default:"512M" env:"WSREPLAY_VIDEO_CACHE" placeholder:"SIZE" group:"Web UI" help:"Size of the finished videos kept for the next downloads (such as 512M or 2G), in a directory under $TMPDIR removed at exit."`
 }
 
 // lazyHandler is the HTTP handler given to the replay.Server before the
@@ -61,7 +66,13 @@ func (c *rootCmd) hookUI(opts *replay.ServerOptions, log *slog.Logger) func(*rep
 				log.Warn("--ui: no noVNC found at " + defaultNoVNCDir + ": the player needs --novnc-dir")
 			}
 		}
-		h, err := ui.New(srv, ui.Options{NoVNCDir: dir, Next: lazy.next, Logger: log})
+		exports := c.VideoExports
+		if exports == 0 {
+			exports = -1 // off
+		}
+		cache, _ := cli.ParseSize(c.VideoCache) // checked by validateUI
+		h, err := ui.New(srv, ui.Options{NoVNCDir: dir, Next: lazy.next, Logger: log,
+			FFmpeg: c.FFmpeg, VideoExports: exports, VideoCacheBytes: cache})
 		if err != nil {
 			return nil, fmt.Errorf("--novnc-dir: %w", err)
 		}
@@ -78,6 +89,12 @@ func (c *rootCmd) hookUI(opts *replay.ServerOptions, log *slog.Logger) func(*rep
 func (c *rootCmd) validateUI() error {
 	if c.NoVNCDir != "" && !c.UI {
 		return errors.New("--novnc-dir needs --ui")
+	}
+	if c.VideoExports < 0 {
+		return errors.New("--video-exports must not be negative (0 turns the video download off)")
+	}
+	if _, err := cli.ParseSize(c.VideoCache); err != nil {
+		return fmt.Errorf("--video-cache: %w", err)
 	}
 	return nil
 }
