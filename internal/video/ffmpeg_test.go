@@ -3,6 +3,7 @@ package video
 import (
 	"errors"
 	"image"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,46 @@ func TestToYUV420(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestToYUV420Random checks toYUV420 against the BT.601 formulas, pixel
+// by pixel, on random frames with runs of equal blocks.
+func TestToYUV420Random(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(4, 5))
+	img := image.NewRGBA(image.Rect(0, 0, 64, 32))
+	for i := 0; i < len(img.Pix); i += 4 {
+		if i%32 != 0 && rng.IntN(3) == 0 { // repeat the pixel 2 to the left
+			copy(img.Pix[i:i+4], img.Pix[i-8:i-4])
+			continue
+		}
+		copy(img.Pix[i:i+4], []byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), 255})
+	}
+	got := make([]byte, yuv420Size(img.Rect.Size()))
+	toYUV420(got, img)
+	w, h := 64, 32
+	for y := range h {
+		for x := range w {
+			p := img.Pix[img.PixOffset(x, y):]
+			r, g, b := int32(p[0]), int32(p[1]), int32(p[2])
+			if want := byte((66*r+129*g+25*b+128)>>8 + 16); got[y*w+x] != want {
+				t.Fatalf("Y at %d,%d: got %d, want %d", x, y, got[y*w+x], want)
+			}
+		}
+	}
+	for y := 0; y < h; y += 2 {
+		for x := 0; x < w; x += 2 {
+			var r, g, b int32
+			for _, p := range []image.Point{{x, y}, {x + 1, y}, {x, y + 1}, {x + 1, y + 1}} {
+				q := img.Pix[img.PixOffset(p.X, p.Y):]
+				r, g, b = r+int32(q[0]), g+int32(q[1]), b+int32(q[2])
+			}
+			i := (y/2)*(w/2) + x/2
+			u, v := got[w*h+i], got[w*h+w*h/4+i]
+			if wu, wv := byte((-38*r-74*g+112*b+512)>>10+128), byte((112*r-94*g-18*b+512)>>10+128); u != wu || v != wv {
+				t.Fatalf("U, V of the block at %d,%d: got %d, %d, want %d, %d", x, y, u, v, wu, wv)
+			}
+		}
 	}
 }
