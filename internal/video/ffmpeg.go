@@ -75,7 +75,7 @@ func Args(opts Options) ([]string, error) {
 		return nil, fmt.Errorf("video: frame rate %g", opts.FPS)
 	}
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-		"-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", fmt.Sprintf("%dx%d", opts.Size.X, opts.Size.Y),
+		"-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", fmt.Sprintf("%dx%d", opts.Size.X, opts.Size.Y),
 		"-framerate", strconv.FormatFloat(opts.FPS, 'g', -1, 64), "-i", "pipe:0"}
 	switch cont {
 	case "webm":
@@ -89,6 +89,8 @@ func Args(opts Options) ([]string, error) {
 		// 10 fps video about 10 times faster than real time.
 		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20")
 	}
+	// The input is already yuv420p (FFmpeg.WriteFrame converts it); the
+	// output says so for encoders that would pick another format.
 	args = append(args, "-pix_fmt", "yuv420p")
 	return append(args, containerArgs(cont, opts.Output)...), nil
 }
@@ -134,8 +136,10 @@ func Mux(ctx context.Context, program, videoPath, subtitles, cont, output string
 	return nil
 }
 
-// FFmpeg is an Encoder that runs ffmpeg. It is not safe for concurrent
-// use.
+// FFmpeg is an Encoder that runs ffmpeg. It converts each frame to
+// yuv420p itself (see Args) and writes it to ffmpeg from a goroutine of
+// its own, so that the next frame is made while ffmpeg reads this one. It
+// is not safe for concurrent use.
 type FFmpeg struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -143,6 +147,12 @@ type FFmpeg struct {
 	size   image.Point
 	once   sync.Once
 	err    error
+
+	free   chan []byte   // frame buffers not being written: two in all
+	queue  chan []byte   // converted frames for pump, closed by Close
+	done   chan struct{} // closed when pump returns
+	werr   error         // pump's write error, read after done
+	closed bool          // queue is closed
 }
 
 // Start runs ffmpeg to write opts.Output. It returns ErrNoFFmpeg when
@@ -166,53 +176,74 @@ func Start(ctx context.Context, opts Options) (*FFmpeg, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &FFmpeg{cmd: cmd, stdin: stdin, stderr: new(bytes.Buffer), size: opts.Size}
+	e := &FFmpeg{cmd: cmd, stdin: stdin, stderr: new(bytes.Buffer), size: opts.Size,
+		free: make(chan []byte, 2), queue: make(chan []byte, 2), done: make(chan struct{})}
 	cmd.Stderr = &limited{b: e.stderr, n: 16 << 10}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("video: start ffmpeg: %w", err)
 	}
+	n := yuv420Size(opts.Size)
+	e.free <- make([]byte, n)
+	e.free <- make([]byte, n)
+	go e.pump()
 	return e, nil
 }
 
-// WriteFrame writes img, which must have the size of Options.Size, to
-// ffmpeg.
+// pump writes the queued frames to ffmpeg until the queue closes or a
+// write fails.
+func (e *FFmpeg) pump() {
+	defer close(e.done)
+	for buf := range e.queue {
+		if _, err := e.stdin.Write(buf); err != nil {
+			e.werr = err
+			return
+		}
+		e.free <- buf
+	}
+}
+
+// WriteFrame converts img, which must have the size of Options.Size, and
+// queues it for ffmpeg.
 func (e *FFmpeg) WriteFrame(img *image.RGBA) error {
 	if img.Rect.Size() != e.size {
 		return fmt.Errorf("video: frame of %v, want %v", img.Rect.Size(), e.size)
 	}
-	row := 4 * e.size.X
-	if img.Stride == row {
-		_, err := e.stdin.Write(img.Pix[:row*e.size.Y])
-		return e.failed(err)
+	if e.closed {
+		return fmt.Errorf("video: frame written after Close")
 	}
-	for y := range e.size.Y {
-		off := y * img.Stride
-		if _, err := e.stdin.Write(img.Pix[off : off+row]); err != nil {
-			return e.failed(err)
-		}
+	var buf []byte
+	select {
+	case buf = <-e.free:
+	case <-e.done:
+		return e.failed(e.werr)
 	}
+	toYUV420(buf, img)
+	e.queue <- buf // never blocks: there are two buffers and room for two
 	return nil
 }
 
 // failed turns an error writing to ffmpeg into ffmpeg's own.
 func (e *FFmpeg) failed(err error) error {
-	if err == nil {
-		return nil
-	}
 	if cerr := e.Close(); cerr != nil {
 		return cerr
 	}
 	return fmt.Errorf("video: write to ffmpeg: %w", err)
 }
 
-// Close ends the input and waits for ffmpeg to finish the file. It
-// returns ffmpeg's failure with what it printed.
+// Close ends the input, once the queued frames are written, and waits
+// for ffmpeg to finish the file. It returns ffmpeg's failure with what it
+// printed, or the error writing to it.
 func (e *FFmpeg) Close() error {
 	e.once.Do(func() {
+		e.closed = true
+		close(e.queue)
+		<-e.done
 		e.stdin.Close()
 		if err := e.cmd.Wait(); err != nil {
 			msg := strings.TrimSpace(e.stderr.String())
 			e.err = fmt.Errorf("video: ffmpeg: %w: %s", err, msg)
+		} else if e.werr != nil {
+			e.err = fmt.Errorf("video: write to ffmpeg: %w", e.werr)
 		}
 	})
 	return e.err

@@ -3,6 +3,7 @@ package video
 import (
 	"errors"
 	"image"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ func TestArgs(t *testing.T) {
 		err  error
 	}{
 		{"MP4", Options{Output: "a.MP4", Size: image.Pt(320, 240), FPS: 10},
-			"-f rawvideo -pix_fmt rgba -video_size 320x240 -framerate 10 -i pipe:0 -c:v libx264 -preset ultrafast -crf 20 -pix_fmt yuv420p -movflags +faststart -f mp4 a.MP4", nil},
+			"-f rawvideo -pix_fmt yuv420p -video_size 320x240 -framerate 10 -i pipe:0 -c:v libx264 -preset ultrafast -crf 20 -pix_fmt yuv420p -movflags +faststart -f mp4 a.MP4", nil},
 		{"WebM", Options{Output: "a.webm", Size: image.Pt(2, 2), FPS: 2.5}, "-framerate 2.5 -i pipe:0 -c:v libvpx-vp9", nil},
 		{"Format", Options{Output: "tmp", Format: "matroska", Size: image.Pt(2, 2), FPS: 1}, "-f matroska tmp", nil},
 		{"ErrContainer", Options{Output: "a.avi", Size: image.Pt(2, 2), FPS: 1}, "", ErrContainer},
@@ -48,7 +49,7 @@ func TestArgs(t *testing.T) {
 var errAny = errors.New("any error")
 
 // TestFFmpeg runs a stand-in for ffmpeg that copies its input to its
-// output: the bytes are the frames' rows, without padding.
+// output: the bytes are the frames in yuv420p, without the rows' padding.
 func TestFFmpeg(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -61,9 +62,14 @@ func TestFFmpeg(t *testing.T) {
 	}
 	big := image.NewRGBA(image.Rect(0, 0, 3, 2))
 	for i := range big.Pix {
-		big.Pix[i] = byte(i)
+		big.Pix[i] = 0xff // white, but for the red frame below
 	}
 	sub := big.SubImage(image.Rect(1, 0, 3, 2)).(*image.RGBA) // stride 12, rows of 8
+	for y := range 2 {
+		for x := 1; x < 3; x++ {
+			copy(sub.Pix[sub.PixOffset(x, y):], []byte{255, 0, 0, 255})
+		}
+	}
 	if err := e.WriteFrame(sub); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +83,7 @@ func TestFFmpeg(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	got, _ := os.ReadFile(out)
-	want := append(append([]byte(nil), big.Pix[4:12]...), big.Pix[16:24]...)
+	want := []byte{82, 82, 82, 82, 90, 240} // red: four Y, one U, one V
 	if string(got) != string(want) {
 		t.Errorf("got % x, want % x", got, want)
 	}
@@ -99,4 +105,82 @@ func TestFFmpeg(t *testing.T) {
 			t.Errorf("got %v, want ffmpeg's message", err)
 		}
 	})
+}
+
+func TestToYUV420(t *testing.T) {
+	t.Parallel()
+	// Expected values: BT.601 limited range, as ffmpeg's
+	// "-pix_fmt yuv420p" makes them from RGB, within 1 (ffmpeg 5.1 rounds
+	// green's Y to 145).
+	tests := []struct {
+		name   string
+		pixels [8][3]byte // a 4×2 frame, row after row
+		want   []byte     // Y plane (8), U (2), V (2)
+	}{
+		{"Black", [8][3]byte{}, []byte{16, 16, 16, 16, 16, 16, 16, 16, 128, 128, 128, 128}},
+		{"White", [8][3]byte{{255, 255, 255}, {255, 255, 255}, {255, 255, 255}, {255, 255, 255},
+			{255, 255, 255}, {255, 255, 255}, {255, 255, 255}, {255, 255, 255}},
+			[]byte{235, 235, 235, 235, 235, 235, 235, 235, 128, 128, 128, 128}},
+		{"GreenBlue", [8][3]byte{{0, 255, 0}, {0, 255, 0}, {0, 0, 255}, {0, 0, 255},
+			{0, 255, 0}, {0, 255, 0}, {0, 0, 255}, {0, 0, 255}},
+			[]byte{144, 144, 41, 41, 144, 144, 41, 41, 54, 240, 34, 110}},
+		{"ChromaMean", [8][3]byte{{255, 0, 0}, {0, 0, 0}, {255, 0, 0}, {255, 0, 0},
+			{0, 0, 0}, {0, 0, 0}, {255, 0, 0}, {255, 0, 0}},
+			[]byte{82, 16, 82, 82, 16, 16, 82, 82, 119, 90, 156, 240}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			img := image.NewRGBA(image.Rect(0, 0, 4, 2))
+			for i, p := range tt.pixels {
+				copy(img.Pix[4*i:], []byte{p[0], p[1], p[2], 255})
+			}
+			got := make([]byte, yuv420Size(img.Rect.Size()))
+			toYUV420(got, img)
+			if string(got) != string(tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestToYUV420Random checks toYUV420 against the BT.601 formulas, pixel
+// by pixel, on random frames with runs of equal blocks.
+func TestToYUV420Random(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(4, 5))
+	img := image.NewRGBA(image.Rect(0, 0, 64, 32))
+	for i := 0; i < len(img.Pix); i += 4 {
+		if i%32 != 0 && rng.IntN(3) == 0 { // repeat the pixel 2 to the left
+			copy(img.Pix[i:i+4], img.Pix[i-8:i-4])
+			continue
+		}
+		copy(img.Pix[i:i+4], []byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), 255})
+	}
+	got := make([]byte, yuv420Size(img.Rect.Size()))
+	toYUV420(got, img)
+	w, h := 64, 32
+	for y := range h {
+		for x := range w {
+			p := img.Pix[img.PixOffset(x, y):]
+			r, g, b := int32(p[0]), int32(p[1]), int32(p[2])
+			if want := byte((66*r+129*g+25*b+128)>>8 + 16); got[y*w+x] != want {
+				t.Fatalf("Y at %d,%d: got %d, want %d", x, y, got[y*w+x], want)
+			}
+		}
+	}
+	for y := 0; y < h; y += 2 {
+		for x := 0; x < w; x += 2 {
+			var r, g, b int32
+			for _, p := range []image.Point{{x, y}, {x + 1, y}, {x, y + 1}, {x + 1, y + 1}} {
+				q := img.Pix[img.PixOffset(p.X, p.Y):]
+				r, g, b = r+int32(q[0]), g+int32(q[1]), b+int32(q[2])
+			}
+			i := (y/2)*(w/2) + x/2
+			u, v := got[w*h+i], got[w*h+w*h/4+i]
+			if wu, wv := byte((-38*r-74*g+112*b+512)>>10+128), byte((112*r-94*g-18*b+512)>>10+128); u != wu || v != wv {
+				t.Fatalf("U, V of the block at %d,%d: got %d, %d, want %d, %d", x, y, u, v, wu, wv)
+			}
+		}
+	}
 }

@@ -194,6 +194,7 @@ func BuildIndex(ra io.ReaderAt, size int64, opts IndexOptions) (*Index, error) {
 		lastKey   time.Duration
 		sent      int64 // server bytes fed
 		lastBytes int64
+		state     []byte // the last keyframe's state, before compression
 	)
 	for {
 		rec, err := r.Next()
@@ -217,10 +218,11 @@ func BuildIndex(ra io.ReaderAt, size int64, opts IndexOptions) (*Index, error) {
 		if rec.Time-lastKey < opts.Interval && sent-lastBytes < opts.MaxBytes {
 			continue
 		}
-		st, err := s.marshal()
+		st, err := s.marshal(state)
 		if err != nil {
 			continue // inside a message: try after the next record
 		}
+		state = st
 		blob := enc.EncodeAll(st, nil)
 		if aead != nil {
 			blob = aead.Seal(blob[:0:0], keyNonce(len(x.keys)), blob, fp[:])

@@ -28,6 +28,10 @@ type converter struct {
 	maxes  [3]uint32
 	fast   bool // 32bpp with 8-bit components at byte shifts: no scaling
 	cmap   *[colourMapSize]rgba
+	// readers caches reader's results, which every rectangle asks for:
+	// [0] for PIXELs, [1] and [2] for CPIXELs without the most or the
+	// least significant byte.
+	readers [3]*pixelReader
 }
 
 // newConverter checks pf and returns a converter for it. A colour-map
@@ -171,6 +175,22 @@ type pixelReader struct {
 // reader returns a pixelReader of pixels of size bytes: c.bpp, or 3 for
 // a CPIXEL that leaves out the byte dropMS names.
 func (c *converter) reader(size int, dropMS bool) pixelReader {
+	k := 0
+	if size != c.bpp {
+		k = 2
+		if dropMS {
+			k = 1
+		}
+	}
+	if c.readers[k] == nil {
+		r := c.newReader(size, dropMS)
+		c.readers[k] = &r
+	}
+	return *c.readers[k]
+}
+
+// newReader makes reader's pixelReader.
+func (c *converter) newReader(size int, dropMS bool) pixelReader {
 	r := pixelReader{c: c, size: size, dropMS: dropMS}
 	if !c.fast {
 		return r

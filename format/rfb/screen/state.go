@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"slices"
 	"time"
 
 	"github.com/wsproxy/wsproxy/format/rfb"
@@ -46,9 +47,10 @@ func (s *Screen) streams() [6]*zstream {
 	return [6]*zstream{&s.zlib, &s.zrle, &s.tight[0], &s.tight[1], &s.tight[2], &s.tight[3]}
 }
 
-// marshal encodes the Screen's state for a keyframe, or returns
+// marshal encodes the Screen's state for a keyframe, appended to dst[:0]
+// (which it grows once, to the size needed), or returns
 // rfb.ErrNotResumable if the rfb.Decoder is inside a message.
-func (s *Screen) marshal() ([]byte, error) {
+func (s *Screen) marshal(dst []byte) ([]byte, error) {
 	cp, err := s.dec.Checkpoint()
 	if err != nil {
 		return nil, err
@@ -68,7 +70,20 @@ func (s *Screen) marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := binary.LittleEndian.AppendUint32(nil, uint32(len(js)))
+	n := 4 + len(js)
+	if s.fb != nil {
+		n += len(s.fb.Pix)
+	}
+	if s.cursor.img != nil {
+		n += len(s.cursor.img.Pix)
+	}
+	if s.cmap != nil {
+		n += 4 * colourMapSize
+	}
+	for _, z := range s.streams() {
+		n += len(z.hist)
+	}
+	b := binary.LittleEndian.AppendUint32(slices.Grow(dst[:0], n), uint32(len(js)))
 	b = append(b, js...)
 	if s.fb != nil {
 		b = append(b, s.fb.Pix...)
