@@ -19,12 +19,12 @@ import (
 
 // longSession is the one-hour recording of the timing proofs: a 320×240
 // screen of 10×8 cells, one of which changes colour every 2 s.
-var longSession = LongSession{Duration: time.Hour}
+var longSession = LongSession{Width: 320, Height: 240, Cols: 10, Rows: 8, Duration: time.Hour, Interval: 2 * time.Second}
 
 // busySession is an hour of a busier screen, whose decoding from the
 // start is what a thumbnail without the seek index pays: a cell changes
 // every 500 ms (28 MB of screen updates in the hour).
-var busySession = LongSession{Duration: time.Hour, Interval: 500 * time.Millisecond}
+var busySession = LongSession{Width: 320, Height: 240, Cols: 10, Rows: 8, Duration: time.Hour, Interval: 500 * time.Millisecond}
 
 // writeLong writes s as dir/long.wsrec and returns its path.
 func writeLong(t testing.TB, dir string, s LongSession) string {
