@@ -41,6 +41,7 @@ function setState(s) {
   if (Number(sel.value) !== st.speed && speeds.includes(st.speed)) sel.value = String(st.speed);
   document.body.dataset.speed = String(st.speed);
   document.body.dataset.paused = String(st.paused);
+  tick();
 }
 
 // The binary subprotocol carries no text frames: commands go as bytes.
@@ -251,12 +252,14 @@ async function main() {
   rfb.addEventListener("connect", () => {
     document.body.dataset.connected = "true";
     openControl();
+    // Before the replay runs (its seek may wait for the seek index) its
+    // state is not the page's: poll from now on.
+    setInterval(poll, 500);
   });
   rfb.addEventListener("disconnect", (e) => {
     document.body.dataset.connected = "false";
     if (!e.detail.clean) fail("the replay's connection closed");
   });
-  setInterval(poll, 500);
   setInterval(tick, 100);
 }
 
