@@ -3,8 +3,10 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +116,7 @@ func testFirstPicture(t *testing.T, b *vnctest.Browser, novnc string, sidecar bo
 		n := differing(p.Canvas(t), screenAt(t, path, tm))
 		return n == 0, strconv.Itoa(n) + " pixels differ"
 	})
+	if shots := os.Getenv("WSPROXY_SCREENSHOTS"); shots != "" {
+		p.Screenshot(t, filepath.Join(shots, strings.ReplaceAll(t.Name(), "/", "-")+".png"))
+	}
 }
