@@ -73,6 +73,7 @@ type indexes struct {
 
 type indexSlot struct {
 	once sync.Once
+	done atomic.Bool // once has run: x and err are set
 	x    *screen.Index
 	err  error
 }
@@ -108,7 +109,33 @@ func (x *indexes) get(e entry, osf recFile) (*screen.Index, error) {
 		}
 		slot.x, slot.err = screen.BuildIndex(osf, fi.Size(), opts)
 	})
+	slot.done.Store(true)
 	return slot.x, slot.err
+}
+
+// ready returns the seek index of the recording of e open as osf if it
+// is at hand without building it: built before, or a valid sidecar. It
+// does not wait for a build under way: a build decodes the whole
+// recording, so decoding from the start to any time costs less than
+// waiting for it.
+func (x *indexes) ready(e entry, osf recFile) (*screen.Index, bool) {
+	fi, err := osf.Stat()
+	if err != nil {
+		return nil, false
+	}
+	key := cacheKey{path: e.src.path + "\x00" + e.rel, size: fi.Size(), modTime: fi.ModTime()}
+	x.mu.Lock()
+	slot := x.m[key]
+	x.mu.Unlock()
+	if slot != nil && slot.done.Load() {
+		return slot.x, slot.err == nil
+	}
+	b, err := readSidecar(e)
+	if err != nil {
+		return nil, false
+	}
+	idx, err := screen.ReadIndex(b, osf, fi.Size(), screen.IndexOptions{})
+	return idx, err == nil
 }
 
 // readSidecar reads the seek index file beside the recording of e.
@@ -207,7 +234,7 @@ func (p *player) do(ctx context.Context, c control) error {
 // EndClose) or ctx is done. It closes conn.
 func (p *player) run(ctx context.Context, conn net.Conn) error {
 	defer conn.Close()
-	if err := p.seek(p.opts.Start); err != nil {
+	if err := p.seek(p.opts.Start, false); err != nil {
 		return err
 	}
 	if p.scr.Image() == nil {
@@ -275,7 +302,7 @@ func (p *player) loop(ctx context.Context, v *render.Viewer) error {
 			stopTimer = t.Stop
 			timer = t.C()
 		case p.ended && p.opts.Loop:
-			if err := p.seek(0); err != nil {
+			if err := p.seek(0, true); err != nil {
 				return err
 			}
 			continue
@@ -384,7 +411,7 @@ func (p *player) apply(c control) error {
 		p.opts.Speed = o.Speed
 		p.rebase(played)
 	case "seek":
-		return p.seek(c.to)
+		return p.seek(c.to, true)
 	default:
 		return fmt.Errorf("%w: unknown action %q", ErrOption, c.action)
 	}
@@ -394,13 +421,25 @@ func (p *player) apply(c control) error {
 
 // seek replaces the Screen by one that shows the recording at time t:
 // from the seek index's keyframe before t when the recording has one
-// (wsrec files), else decoded from the start.
-func (p *player) seek(t time.Duration) error {
+// (wsrec files), else decoded from the start. With wait false (the
+// replay's opening, when the build of an index without a sidecar has
+// just started beside it and decodes the whole recording) it decodes
+// from the start rather than wait for an index being built: that costs
+// less, so a deep link into a long recording shows sooner.
+func (p *player) seek(t time.Duration, wait bool) error {
 	p.next, p.ended, p.broken = nil, false, false
 	var scr *screen.Screen
 	if r := p.file.Reader(); r != nil && t > 0 {
-		x, err := p.idx.get(p.e, p.osf)
-		if err == nil {
+		var (
+			x   *screen.Index
+			err error
+		)
+		if wait {
+			x, err = p.idx.get(p.e, p.osf)
+		} else if idx, ok := p.idx.ready(p.e, p.osf); ok {
+			x = idx
+		}
+		if x != nil {
 			scr, err = x.SeekTo(r, t)
 		}
 		if err != nil {

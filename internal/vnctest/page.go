@@ -61,3 +61,13 @@ func (v *NoVNC) Screenshot(t testing.TB, path string) {
 		t.Fatal(err)
 	}
 }
+
+// Listen calls fn with each DevTools event of the tab (network, page,
+// runtime...) from now until the tab closes. fn follows chromedp.Listen's
+// rules: it must not block nor run commands.
+func (v *NoVNC) Listen(t testing.TB, fn func(ev any)) {
+	t.Helper()
+	if err := chromedp.Listen(v.ctx, fn); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+}

@@ -138,6 +138,10 @@ func testBrowser(t *testing.T, novnc string) {
 	if got := rows(list); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("list: got %q, want %q", got, want)
 	}
+	// The thumbnails (lazy images) load, 120 pixels wide for the VNC
+	// sessions (the integrity fixtures have no screen: no thumbnail).
+	waitJS(list, "the thumbnails", `Array.from(document.querySelectorAll('#recordings tbody tr')).every(r =>
+		r.querySelector('img').complete && (!r.dataset.name.match(/alice|bob|carol/) || r.querySelector('img').naturalWidth === 120))`)
 	shot(list, "list")
 	// Filters: by user, then by typed text.
 	for _, f := range []struct{ input, value, want string }{

@@ -107,15 +107,31 @@ func (h *Handler) serveThumb(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// makeThumb decodes the recording to the time of k.
+// indexSource is a Source that has seek indexes: a replay.Server.
+type indexSource interface {
+	SeekIndex(name string) (*screen.Index, error)
+}
+
+// makeThumb decodes the recording to the time of k: from the keyframe
+// of its seek index before it when the Source has one (a thumbnail at
+// 55 min of an hour-long session then decodes seconds, not the hour),
+// else from its start.
 func (h *Handler) makeThumb(r *http.Request, name string, k thumbKey) ([]byte, error) {
+	var x *screen.Index
+	if is, ok := h.src.(indexSource); ok && k.at > 0 {
+		var err error
+		if x, err = is.SeekIndex(name); err != nil {
+			h.log.Debug("ui: thumbnail without a seek index", "recording", name, "err", err)
+			x = nil
+		}
+	}
 	f, osf, err := h.src.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer osf.Close()
 	defer f.Close()
-	p := render.NewPlayer(r.Context(), f, nil, screen.Options{})
+	p := render.NewPlayer(r.Context(), f, x, screen.Options{})
 	s, err := p.At(k.at)
 	if s == nil || s.Image() == nil {
 		if err == nil {

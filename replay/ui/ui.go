@@ -74,13 +74,15 @@ type Handler struct {
 	next  http.Handler
 	novnc *proxy.FileHandler
 	log   *slog.Logger
-	files http.Handler
+	// assets are the embedded files, by name under static/.
+	assets map[string]*asset
 
 	mu    sync.Mutex
 	cache map[fileKey]*details // by file version
 	veri  map[fileKey]string   // integrity, by file version
 	thumb *thumbCache
 	video *videoExports
+	gz    gzipCache // of noVNC's files
 }
 
 // New returns the Handler of src. It returns an error if opts.NoVNCDir
@@ -105,7 +107,9 @@ func New(src Source, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.files = http.FileServerFS(sub)
+	if h.assets, err = loadAssets(sub); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -155,29 +159,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no noVNC: give wsreplay --novnc-dir", http.StatusNotFound)
 			return
 		}
+		// Revalidate (by Last-Modified): noVNC may be upgraded under us.
+		hd.Set("Cache-Control", "no-cache")
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/" + strings.TrimPrefix(rest, "novnc/")
 		r2.URL.RawPath = ""
-		h.novnc.ServeHTTP(w, r2)
+		h.gz.serveGzip(w, r2, h.novnc)
 	default:
 		h.serveStatic(w, r, rest)
 	}
-}
-
-// serveStatic serves an embedded file.
-func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request, name string) {
-	if _, err := fs.Stat(static, "static/"+name); err != nil || strings.Contains(name, "..") {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	r2 := r.Clone(r.Context())
-	r2.URL.Path = "/" + name
-	if name == "index.html" {
-		// FileServer redirects /index.html to ./.
-		r2.URL.Path = "/"
-	}
-	h.files.ServeHTTP(w, r2)
 }
 
 // errNoRecording is answered 404.

@@ -42,6 +42,7 @@ function setState(s) {
   document.body.dataset.speed = String(st.speed);
   updateVideoLink();
   document.body.dataset.paused = String(st.paused);
+  tick();
 }
 
 // The binary subprotocol carries no text frames: commands go as bytes.
@@ -317,12 +318,14 @@ async function main() {
   rfb.addEventListener("connect", () => {
     document.body.dataset.connected = "true";
     openControl();
+    // Before the replay runs (its seek may wait for the seek index) its
+    // state is not the page's: poll from now on.
+    setInterval(poll, 500);
   });
   rfb.addEventListener("disconnect", (e) => {
     document.body.dataset.connected = "false";
     if (!e.detail.clean) fail("the replay's connection closed");
   });
-  setInterval(poll, 500);
   setInterval(tick, 100);
 }
 
