@@ -16,7 +16,7 @@ import (
 )
 
 // TestExport exports a synthesized session through a stand-in for ffmpeg
-// that copies the raw frames to the output: the file holds every frame
+// that copies the raw (yuv420p) frames to the output: the file holds every frame
 // that Export counted, the first is the session's first screen, and
 // Progress saw each.
 func TestExport(t *testing.T) {
@@ -44,11 +44,13 @@ func TestExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
-	frame := 32 * 24 * 4
+	frame := 32*24 + 2*16*12 // yuv420p: a luma plane, two quarter-size chroma planes
 	if st.Frames < 10 || len(b) != st.Frames*frame || progress != st.Frames {
 		t.Fatalf("%d frames, %d progress calls, %d bytes; want at least 10 frames of %d bytes", st.Frames, progress, len(b), frame)
 	}
-	if want := sess.Screen(0).Pix; !bytes.Equal(b[:frame], want) {
+	want := make([]byte, frame)
+	toYUV420(want, sess.Screen(0))
+	if !bytes.Equal(b[:frame], want) {
 		t.Error("frame 0 is not the first screen")
 	}
 	t.Run("ErrContainer", func(t *testing.T) {
