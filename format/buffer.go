@@ -21,8 +21,10 @@ type RecordBuffer struct {
 	maxPayload int
 }
 
-// minRecordBuffer is the smallest capacity Append allocates.
-const minRecordBuffer = 64 << 10
+// minRecordBuffer is the smallest capacity Append allocates: a short
+// session's records fit, and a busy session's buffer doubles to the chunk
+// size in a few steps, once (its buffers are reused).
+const minRecordBuffer = 4 << 10
 
 // Append checks r as Writer.Write does, with the limit
 // DefaultMaxRecordSize (WriteBuffer checks the Writer's), and appends its
