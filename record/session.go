@@ -133,7 +133,9 @@ func (s *Session) Header() format.Header { return s.header }
 
 // Frame queues one message. It waits while the queue is full, and returns
 // an error once the recording has failed under the strict policy (the
-// caller must then end the session) or after Close.
+// caller must then end the session), after Close, or for a message the
+// format cannot hold (larger than format.DefaultMaxRecordSize), which is
+// not queued.
 func (s *Session) Frame(dir format.Direction, typ format.MessageType, at time.Duration, payload []byte) error {
 	return s.enqueue(format.Record{Kind: format.KindMessage, Time: at, Dir: dir, Type: typ}, payload)
 }
@@ -154,7 +156,9 @@ func (s *Session) Err() error {
 	return nil
 }
 
-// Marker queues a marker record.
+// Marker queues a marker record. A label that is not UTF-8 is refused
+// (format.ErrInvalid) and not queued; otherwise it returns what Frame
+// would.
 func (s *Session) Marker(at time.Duration, label string) error {
 	return s.enqueue(format.Record{Kind: format.KindMarker, Time: at, Label: label}, nil)
 }
