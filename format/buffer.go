@@ -105,8 +105,9 @@ func (b *RecordBuffer) All() iter.Seq[Record] {
 // least half the chunk size (and at most the chunk size, unless it holds
 // one record) is written as a chunk of its own, straight from b: the open
 // chunk, if any, ends first. A smaller one joins the open chunk; when
-// there is none, b's memory becomes the open chunk's and the Writer's
-// spare memory b's, so that the records are not copied either. It returns an error wrapping
+// there is none and b has the more room, b's memory becomes the open
+// chunk's and the Writer's spare memory b's, so that the records are not
+// copied either. It returns an error wrapping
 // ErrInvalid or ErrTooLarge for records the format cannot hold or older
 // than the previous record (the Writer stays usable), ErrClosed after
 // Close, or a write error.
@@ -152,7 +153,9 @@ func (w *Writer) WriteBuffer(b *RecordBuffer) error {
 			w.timer.Reset(w.interval)
 		}
 	}
-	if len(w.buf) == 0 {
+	if len(w.buf) == 0 && cap(b.b) >= cap(w.buf) {
+		// Only for more room: a Writer whose buffer shrank would grow
+		// it again, copying, as the next records join.
 		w.buf, b.b = b.b, w.buf[:0]
 	} else {
 		w.buf = append(w.buf, b.b...)
