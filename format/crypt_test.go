@@ -347,3 +347,23 @@ func TestVersion1(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressedAfterRaw: after chunks of random bytes, stored raw, a
+// chunk that compresses is compressed again.
+func TestCompressedAfterRaw(t *testing.T) {
+	t.Parallel()
+	recs := incompressible(4, 20, 20000) // 400,000 bytes: chunks stored raw
+	text := bytes.Repeat([]byte("screen update "), 1500)
+	for i := range 20 {
+		recs = append(recs, format.Record{Kind: format.KindMessage, Time: time.Second + time.Duration(i)*time.Millisecond, Payload: text})
+	}
+	b := write(t, recs, format.WriterOptions{ChunkSize: 64 << 10, FlushInterval: -1}, true)
+	got, err := readAll(open(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, got, recs)
+	if max := 400_000 + 20*len(text)/10; len(b) > max {
+		t.Fatalf("file of %d bytes, want at most %d: the text after the random bytes was not compressed", len(b), max)
+	}
+}

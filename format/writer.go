@@ -248,6 +248,11 @@ func (w *Writer) Write(r Record) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
+	return w.writeLocked(r)
+}
+
+// writeLocked is Write with w.mu held and w usable.
+func (w *Writer) writeLocked(r Record) error {
 	if err := checkRecord(&r, w.maxRecord); err != nil {
 		return err
 	}
@@ -406,29 +411,35 @@ func (w *Writer) flushLocked() error {
 	if w.cur.Records == 0 {
 		return nil
 	}
+	return w.flushData(w.buf)
+}
+
+// flushData writes the chunk of w.cur whose records are data: w.buf, or a
+// RecordBuffer's (see WriteBuffer).
+func (w *Writer) flushData(data []byte) error {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
 	c := &w.cur
 	c.Offset = w.off
 	c.Seq = uint32(len(w.index))
-	c.Uncompressed = uint32(len(w.buf))
+	c.Uncompressed = uint32(len(data))
 	pre := chunkFrameSize // where the zstd frame starts
 	if w.aead != nil {
 		pre += frameHeaderSize
 	}
-	compress := w.version == 1 || w.compressible(w.buf)
+	compress := w.version == 1 || w.compressible(data)
 	if bw, ok := w.w.(BuffersWriter); ok && !compress && w.aead == nil {
-		return w.flushRaw(bw)
+		return w.flushRaw(bw, data)
 	}
-	if need := pre + int(compressBound(int64(len(w.buf)))) + aeadTagSize; cap(w.out) < need {
+	if need := pre + int(compressBound(int64(len(data)))) + aeadTagSize; cap(w.out) < need {
 		w.out = make([]byte, 0, need)
 	}
 	out := w.out[:pre]
 	if compress {
-		out = w.enc.EncodeAll(w.buf, out)
+		out = w.enc.EncodeAll(data, out)
 	} else {
-		out = appendRawFrame(out, w.buf)
+		out = appendRawFrame(out, data)
 	}
 	if w.aead != nil {
 		frame := out[pre:]
@@ -487,10 +498,10 @@ type BuffersWriter interface {
 // flushRaw writes the open chunk of a version 2 recording in the clear in
 // raw blocks (see appendRawFrame) with one WriteBuffers: the chunk header
 // frame, the zstd frame and block headers are made in w.out, the blocks'
-// data are pieces of w.buf, and the chain hash reads them in place.
-func (w *Writer) flushRaw(bw BuffersWriter) error {
+// data are pieces of data (the records), and the chain hash reads them in
+// place.
+func (w *Writer) flushRaw(bw BuffersWriter, data []byte) error {
 	c := &w.cur
-	data := w.buf
 	blocks := (len(data) + maxRawBlock - 1) / maxRawBlock
 	hdrs := chunkFrameSize + rawFrameHeaderSize + 3*blocks
 	if cap(w.out) < hdrs {
@@ -528,7 +539,7 @@ func (w *Writer) flushRaw(bw BuffersWriter) error {
 	h.Sum(c.Chain[:0])
 	copy(out[chainFieldOffset:], c.Chain[:])
 	n, err := bw.WriteBuffers(bufs)
-	clear(w.bufs) // no reference to w.buf outlives the call
+	clear(w.bufs) // no reference to data outlives the call
 	if err != nil {
 		w.err = fmt.Errorf("format: write chunk %d: %w", c.Seq, err)
 		return w.err

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -550,4 +551,45 @@ func TestCreateFailure(t *testing.T) {
 			t.Errorf("records %+v, want a gap record first", recs)
 		}
 	})
+}
+
+// TestRefusedRecord: a marker whose label is not UTF-8 is refused by
+// Marker, under the strict policy too, and the recording goes on without
+// it: the records before and after it are written and the file seals.
+func TestRefusedRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := newRecorder(t, record.Options{Dir: dir, Policy: record.Strict})
+	s, err := r.Start(header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Frame(format.TargetToClient, format.Binary, 1, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Marker(2, "\xff"); !errors.Is(err, format.ErrInvalid) {
+		t.Fatalf("Marker with a label that is not UTF-8: %v, want format.ErrInvalid", err)
+	}
+	if err := s.Frame(format.ClientToTarget, format.Binary, 3, []byte("after")); err != nil {
+		t.Fatalf("Frame after the refused marker: %v", err)
+	}
+	if err := s.Close(4, format.CloseInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	fs := files(t, dir)
+	if len(fs) != 1 {
+		t.Fatalf("files %v, want one", fs)
+	}
+	_, recs, _ := readRecords(t, fs[0])
+	var kinds []format.Kind
+	for _, rec := range recs {
+		kinds = append(kinds, rec.Kind)
+	}
+	want := []format.Kind{format.KindOpen, format.KindMessage, format.KindMessage, format.KindClose}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("records %v, want %v", kinds, want)
+	}
+	if string(recs[1].Payload) != "before" || string(recs[2].Payload) != "after" {
+		t.Fatalf("payloads %q, %q", recs[1].Payload, recs[2].Payload)
+	}
 }

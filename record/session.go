@@ -21,9 +21,12 @@ var ErrSessionClosed = errors.New("record: session recording closed")
 // decrease. Close must be called once the session has ended; it is
 // idempotent.
 //
-// Frame copies the payload into a bounded per-session queue and returns;
-// a goroutine of the Session compresses and writes it, so the proxy never
-// waits for the disk unless the queue is full.
+// Frame encodes the record, copying the payload, into a bounded
+// per-session queue and returns; a goroutine of the Session compresses
+// and writes it, so the proxy never waits for the disk unless the queue is
+// full. The queue is made of buffers of about the chunk size, each written
+// as one chunk where it lies (format.Writer.WriteBuffer): a relayed
+// message is copied once, into the queue.
 type Session struct {
 	r      *Recorder
 	header format.Header
@@ -52,22 +55,37 @@ type Session struct {
 	lastTry time.Time
 }
 
-type queued struct {
-	rec    format.Record // Payload unset for messages: see off, n
-	off, n int
-}
-
 // queue holds the records handed to a Session and not yet taken by its
-// writing goroutine. Queues come from the Recorder's pool and go back to it
-// once written, so that an idle session holds none: a recorded session
-// that once sent a burst would otherwise keep megabytes.
+// writing goroutine, encoded in buffers of about the chunk size. Queues
+// come from the Recorder's pool and go back to it once written, with their
+// buffers, so that an idle session holds none: a recorded session that
+// once sent a burst would otherwise keep megabytes.
 type queue struct {
-	recs  []queued
-	arena []byte // payloads of recs
+	bufs []*format.RecordBuffer // bufs[:n] hold records; bufs[n:] are empty, for reuse
+	n    int
+	size int // bytes in bufs[:n]
 }
 
-// maxPooledQueue is the largest arena put back in the pool; a single
-// message larger than the buffer makes a bigger one, which is dropped.
+// capacity returns the bytes q's buffers hold room for.
+func (q *queue) capacity() int {
+	n := 0
+	for _, b := range q.bufs {
+		n += b.Cap()
+	}
+	return n
+}
+
+// reset empties q, keeping its buffers.
+func (q *queue) reset() {
+	for _, b := range q.bufs[:q.n] {
+		b.Reset()
+	}
+	q.n, q.size = 0, 0
+}
+
+// maxPooledQueue is the largest queue (in buffer capacity) put back in the
+// pool; a single message larger than the buffer makes a bigger one, which
+// is dropped.
 const maxPooledQueue = 4 << 20
 
 // Start starts the recording of a session and queues its open record.
@@ -115,7 +133,9 @@ func (s *Session) Header() format.Header { return s.header }
 
 // Frame queues one message. It waits while the queue is full, and returns
 // an error once the recording has failed under the strict policy (the
-// caller must then end the session) or after Close.
+// caller must then end the session), after Close, or for a message the
+// format cannot hold (larger than format.DefaultMaxRecordSize), which is
+// not queued.
 func (s *Session) Frame(dir format.Direction, typ format.MessageType, at time.Duration, payload []byte) error {
 	return s.enqueue(format.Record{Kind: format.KindMessage, Time: at, Dir: dir, Type: typ}, payload)
 }
@@ -136,7 +156,9 @@ func (s *Session) Err() error {
 	return nil
 }
 
-// Marker queues a marker record.
+// Marker queues a marker record. A label that is not UTF-8 is refused
+// (format.ErrInvalid) and not queued; otherwise it returns what Frame
+// would.
 func (s *Session) Marker(at time.Duration, label string) error {
 	return s.enqueue(format.Record{Kind: format.KindMarker, Time: at, Label: label}, nil)
 }
@@ -152,20 +174,26 @@ func (s *Session) enqueue(rec format.Record, payload []byte) error {
 			return ErrSessionClosed
 		}
 		// One message larger than the buffer is let through alone.
-		if s.queue == nil || len(s.queue.arena) == 0 || len(s.queue.arena)+len(payload) <= s.r.opts.BufferSize {
+		if s.queue == nil || s.queue.size == 0 || s.queue.size+len(payload) <= s.r.opts.BufferSize {
 			break
 		}
 		s.notFull.Wait()
 	}
 	rec.Time = max(rec.Time, s.last)
+	rec.Payload = payload
+	if err := s.push(rec); err != nil {
+		return err
+	}
 	s.last = rec.Time
-	s.push(queued{rec: rec}, payload)
 	return nil
 }
 
-// push adds q and its payload to the queue, taking one from the pool if
-// needed, and wakes the writing goroutine. s.mu is held.
-func (s *Session) push(q queued, payload []byte) {
+// push encodes rec at the end of the queue, taking a queue from the pool
+// if needed, and wakes the writing goroutine. A record that would take the
+// last buffer past the chunk size starts the next. s.mu is held. It
+// returns the error of a record the format cannot hold, which is not
+// queued.
+func (s *Session) push(rec format.Record) error {
 	if s.queue == nil {
 		if s.spare != nil {
 			s.queue, s.spare = s.spare, nil
@@ -173,21 +201,30 @@ func (s *Session) push(q queued, payload []byte) {
 			s.queue = s.r.queues.Get().(*queue)
 		}
 	}
-	a := s.queue.arena
-	if len(a)+len(payload) > cap(a) {
-		// Doubling, where append grows large slices by a quarter: a
-		// busy session's arena reaches the buffer size in a few copies.
-		a = make([]byte, len(a), max(2*cap(a), len(a)+len(payload), minArena))
-		copy(a, s.queue.arena)
+	q := s.queue
+	size := recordHeaderSize + len(rec.Payload) + len(rec.Label) + len(rec.Close.Reason) + len(rec.Gap.Reason)
+	if q.n == 0 || q.bufs[q.n-1].Len() > 0 && q.bufs[q.n-1].Len()+size > s.r.chunkSize() {
+		if q.n == len(q.bufs) {
+			q.bufs = append(q.bufs, new(format.RecordBuffer))
+		}
+		q.n++
 	}
-	q.off, q.n = len(a), len(payload)
-	s.queue.recs = append(s.queue.recs, q)
-	s.queue.arena = append(a, payload...)
+	b := q.bufs[q.n-1]
+	before := b.Len()
+	if err := b.Append(rec); err != nil {
+		if b.Len() == 0 {
+			q.n--
+		}
+		return fmt.Errorf("record: %w", err)
+	}
+	q.size += b.Len() - before
 	s.notEmpty.Signal()
+	return nil
 }
 
-// minArena is the smallest arena push allocates.
-const minArena = 64 << 10
+// recordHeaderSize is the size of a record's header in a chunk (SPEC.md,
+// "Records"), for push's estimate of where a chunk ends.
+const recordHeaderSize = 14
 
 // Close queues the close record, waits until the recording is written and
 // sealed, and returns the first write error. at is the time of the close,
@@ -201,7 +238,9 @@ func (s *Session) Close(at time.Duration, ci format.CloseInfo) error {
 		if s.err == nil {
 			at = max(at, s.last)
 			s.last = at
-			s.push(queued{rec: format.Record{Kind: format.KindClose, Time: at, Close: ci}}, nil)
+			if err := s.push(format.Record{Kind: format.KindClose, Time: at, Close: ci}); err != nil {
+				s.log.Error("recording: close record", "err", err)
+			}
 		}
 		s.closing = true
 		s.notEmpty.Signal()
@@ -244,12 +283,8 @@ func (s *Session) writeLoop(p *place) {
 		s.notFull.Broadcast()
 		s.mu.Unlock()
 		if q != nil {
-			for _, qd := range q.recs {
-				rec := qd.rec
-				if rec.Kind == format.KindMessage {
-					rec.Payload = q.arena[qd.off : qd.off+qd.n]
-				}
-				s.write(rec)
+			for _, b := range q.bufs[:q.n] {
+				s.write(b)
 			}
 			s.recycle(q)
 		}
@@ -276,19 +311,22 @@ func (s *Session) writeLoop(p *place) {
 	}
 }
 
-// write writes one record, switching parts and handling failures.
-func (s *Session) write(rec format.Record) {
-	if s.sink == nil && !s.reopen(rec.Time) {
-		s.lose(rec)
+// write writes the records of one buffer, switching parts and handling
+// failures.
+func (s *Session) write(recs *format.RecordBuffer) {
+	records, bytes := recs.Records() // the sink empties recs
+	if s.sink == nil && !s.reopen(recs.First()) {
+		s.lose(records, bytes)
 		return
 	}
 	held, _ := s.sink.pending()
-	if err := s.sink.write(rec); err != nil {
+	if err := s.sink.write(recs); err != nil {
 		s.fail(fmt.Errorf("write %s: %w", s.name, err))
-		// What the sink held is lost with it, and rec unless it held it.
+		// What the sink held is lost with it, and recs unless it took
+		// them.
 		n, b := s.sink.pending()
 		if n == held {
-			s.lose(rec)
+			s.lose(records, bytes)
 		}
 		if s.r.opts.Policy == BestEffort {
 			s.lost.Records += n
@@ -340,12 +378,14 @@ func (s *Session) setErr(err error) {
 	s.mu.Unlock()
 }
 
-func (s *Session) lose(rec format.Record) {
+// lose accounts for records, of bytes message payload bytes, that were
+// not written.
+func (s *Session) lose(records, bytes uint64) {
 	if s.r.opts.Policy == Strict {
 		return // the session is ending; nothing to account for
 	}
-	s.lost.Records++
-	s.lost.Bytes += uint64(len(rec.Payload))
+	s.lost.Records += records
+	s.lost.Bytes += bytes
 }
 
 // reopen tries, under the best-effort policy and at most once per flush
@@ -365,7 +405,7 @@ func (s *Session) reopen(at time.Duration) bool {
 	}
 	if s.lost.Records > 0 {
 		s.lost.Reason = "the recording could not be written"
-		if err := s.sink.write(format.Record{Kind: format.KindGap, Time: at, Gap: s.lost}); err != nil {
+		if err := s.sink.writeRecord(format.Record{Kind: format.KindGap, Time: at, Gap: s.lost}); err != nil {
 			s.fail(err)
 			s.sink.abandon()
 			s.spoolClosed(false)
@@ -426,7 +466,8 @@ func (s *Session) openAt(p *place) error {
 
 // sink is one open recording file.
 type sink interface {
-	write(format.Record) error
+	write(*format.RecordBuffer) error
+	writeRecord(format.Record) error
 	// pending counts the records (and payload bytes) written to the sink
 	// but not yet to the file.
 	pending() (records, bytes uint64)
@@ -445,10 +486,11 @@ type wsrecSink struct {
 	done func(file) // syncs and closes f, see Recorder.syncer
 }
 
-func (k *wsrecSink) write(r format.Record) error { return k.w.Write(r) }
-func (k *wsrecSink) size() int64                 { return k.w.Size() }
-func (k *wsrecSink) pending() (uint64, uint64)   { return k.w.Pending() }
-func (k *wsrecSink) chain() format.Hash          { return k.w.Chain() }
+func (k *wsrecSink) write(b *format.RecordBuffer) error { return k.w.WriteBuffer(b) }
+func (k *wsrecSink) writeRecord(r format.Record) error  { return k.w.Write(r) }
+func (k *wsrecSink) size() int64                        { return k.w.Size() }
+func (k *wsrecSink) pending() (uint64, uint64)          { return k.w.Pending() }
+func (k *wsrecSink) chain() format.Hash                 { return k.w.Chain() }
 
 func (k *wsrecSink) close() error {
 	if err := k.w.Close(); err != nil {
@@ -473,7 +515,16 @@ type websockifySink struct {
 	done func(file) // syncs and closes f, see Recorder.syncer
 }
 
-func (k *websockifySink) write(r format.Record) error {
+func (k *websockifySink) write(b *format.RecordBuffer) error {
+	for r := range b.All() {
+		if err := k.writeRecord(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *websockifySink) writeRecord(r format.Record) error {
 	if r.Kind != format.KindMessage {
 		return nil
 	}
@@ -507,9 +558,8 @@ func (k *websockifySink) abandon() { k.f.Close() }
 func (s *Session) recycle(q *queue) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.queue != nil && s.spare == nil && cap(q.arena) <= maxPooledQueue {
-		clear(q.recs)
-		q.recs, q.arena = q.recs[:0], q.arena[:0]
+	if s.queue != nil && s.spare == nil && q.capacity() <= maxPooledQueue {
+		q.reset()
 		s.spare = q
 		return
 	}
@@ -519,10 +569,9 @@ func (s *Session) recycle(q *queue) {
 // putQueue empties q and puts it back in the pool, unless a message larger
 // than the buffer made it too big to keep.
 func (r *Recorder) putQueue(q *queue) {
-	if cap(q.arena) > maxPooledQueue {
+	if q.capacity() > maxPooledQueue {
 		return
 	}
-	clear(q.recs) // drop references to strings in labels and reasons
-	q.recs, q.arena = q.recs[:0], q.arena[:0]
+	q.reset()
 	r.queues.Put(q)
 }

@@ -40,7 +40,7 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 }
 
 func (b *bench) init(ctx context.Context) error {
-	if b.o.wsproxy == "" && (slices.Contains(b.o.only, "wsproxy") || slices.Contains(b.o.only, "recording")) {
+	if b.o.wsproxy == "" && (slices.Contains(b.o.only, "wsproxy") || slices.Contains(b.o.only, "recording") || slices.Contains(b.o.only, "encrypted")) {
 		b.o.wsproxy = filepath.Join(b.dir, "wsproxy")
 		fmt.Fprintln(b.log, "building wsproxy: go build -o", b.o.wsproxy, "github.com/wsproxy/wsproxy/cmd/wsproxy")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.o.wsproxy, "github.com/wsproxy/wsproxy/cmd/wsproxy")

@@ -46,7 +46,7 @@ func (b *bench) environment(ctx context.Context) environment {
 		spec := b.relays[name]
 		e.Relays[name] = spec.commandLine()
 		switch name {
-		case "wsproxy", "recording":
+		case "wsproxy", "recording", "encrypted":
 			e.Versions[name] = firstLine(commandOutput(ctx, spec.bin, "--version"))
 		case "websockify":
 			e.Versions[name] = firstLine(commandOutput(ctx, "dpkg-query", "-W", "-f=${Version}", "websockify"))

@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.wsproxy, "wsproxy", "", "wsproxy `binary`; empty means go build ./cmd/wsproxy into a temporary directory")
 	fs.StringVar(&o.websockify, "websockify", "websockify", "websockify `command`")
 	fs.StringVar(&o.socat, "socat", "socat", "socat `command`")
-	only := fs.String("only", strings.Join(relayNames(), ","), "comma-separated `relays` to run")
+	only := fs.String("only", strings.Join(defaultRelays(), ","), "comma-separated `relays` to run ("+strings.Join(relayNames(), ", ")+")")
 	wls := fs.String("workloads", strings.Join(workloadKeys(), ","), "comma-separated `workloads` to run")
 	fs.Var(&o.size, "size", "bytes through one connection in t2c and c2t, and through all of them in par (`size`: 1GiB, 64MiB, 100MB, 4096)")
 	fs.Var(&o.frame, "frame", "WebSocket message `size` the client sends in c2t")

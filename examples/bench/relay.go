@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"filippo.io/age"
 )
 
 // relaySpec is one of the relays compared.
@@ -22,19 +24,35 @@ type relaySpec struct {
 	ws      bool // clients speak WebSocket to it; else raw TCP
 	forking bool // a process per connection
 	record  bool // wsproxy recording every session to a fresh directory
-	bin     string
+	// recipient, if not empty, encrypts the recordings to this age
+	// recipient.
+	recipient string
+	bin       string
 	// args returns the command line after bin.
 	args func(listen, target string) []string
 }
 
-func relayNames() []string { return []string{"wsproxy", "recording", "websockify", "socat"} }
+func relayNames() []string {
+	return []string{"wsproxy", "recording", "encrypted", "websockify", "socat"}
+}
 
-// relaySpecs returns the three relays, with the binaries of o.
+// defaultRelays are the relays run when -only is not given: encrypted,
+// which measures what encrypting recordings adds, only on request.
+func defaultRelays() []string { return []string{"wsproxy", "recording", "websockify", "socat"} }
+
+// relaySpecs returns the relays, with the binaries of o. The encrypted
+// relay encrypts to a key made for the run, whose identity is dropped:
+// the bench never reads the recordings.
 func relaySpecs(o options) map[string]*relaySpec {
 	hostPort := func(listen, target string) []string { return []string{listen, target} }
+	var recipient string
+	if id, err := age.GenerateX25519Identity(); err == nil {
+		recipient = id.Recipient().String()
+	}
 	return map[string]*relaySpec{
 		"wsproxy":    {name: "wsproxy", ws: true, bin: o.wsproxy, args: hostPort},
 		"recording":  {name: "recording", ws: true, record: true, bin: o.wsproxy, args: hostPort},
+		"encrypted":  {name: "encrypted", ws: true, record: true, recipient: recipient, bin: o.wsproxy, args: hostPort},
 		"websockify": {name: "websockify", ws: true, forking: true, bin: o.websockify, args: hostPort},
 		"socat": {name: "socat", forking: true, bin: o.socat, args: func(listen, target string) []string {
 			host, port, _ := net.SplitHostPort(listen)
@@ -55,6 +73,9 @@ func (s *relaySpec) commandLine() string {
 // a recording relay.
 func (s *relaySpec) argv(listen, target, recDir string) []string {
 	args := s.args(listen, target)
+	if s.recipient != "" {
+		args = append([]string{"--record-recipient", s.recipient}, args...)
+	}
 	if s.record {
 		args = append([]string{"--record-dir", recDir}, args...)
 	}
@@ -66,7 +87,7 @@ func (s *relaySpec) argv(listen, target, recDir string) []string {
 type relay struct {
 	spec   *relaySpec
 	addr   string
-	recDir string // the recordings, removed by stop; "" when not recording
+	recDir string // the recordings, removed with the bench's directory; "" when not recording
 	cmd    *exec.Cmd
 	logf   *os.File
 	exited chan struct{}
@@ -210,9 +231,12 @@ func (r *relay) stop() {
 	<-r.exited
 	r.logf.Close()
 	os.Remove(r.logf.Name())
-	if r.recDir != "" {
-		os.RemoveAll(r.recDir)
-	}
+	// The recordings stay until the bench ends: on ext4 without a
+	// journal, creating a file skips, one by one, every inode of its
+	// group freed in the last half minute, so removing the thousands
+	// of files of one connrate run made each file of the next cost
+	// hundreds of microseconds more, a cost of the bench, not of the
+	// relay.
 }
 
 // treeMemory is the memory of a process and its descendants.
