@@ -1,7 +1,6 @@
 package replay_test
 
 import (
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 	"github.com/wsproxy/wsproxy/internal/wstest"
 	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
@@ -153,26 +153,7 @@ func closeRec(at time.Duration) format.Record {
 func writeRecording(t testing.TB, dir, name string, meta map[string]string, recs ...format.Record) string {
 	t.Helper()
 	path := filepath.Join(dir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Header{Meta: meta}, format.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rfbtest.WriteFile(t, path, format.Header{Meta: meta}, format.WriterOptions{}, recs)
 	return path
 }
 

@@ -22,25 +22,8 @@ import (
 // response's status and WWW-Authenticate header.
 func authGET(t testing.TB, hc *http.Client, url, user, password string, upgrade bool) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if user != "" {
-		req.SetBasicAuth(user, password)
-	}
-	if upgrade {
-		req.Header.Set("Connection", "Upgrade")
-		req.Header.Set("Upgrade", "websocket")
-		req.Header.Set("Sec-WebSocket-Version", "13")
-		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+	status, _, h := request(t, hc, url, user, password, upgrade)
+	return status, h.Get("WWW-Authenticate")
 }
 
 // noRedirect is a client that returns redirects instead of following

@@ -177,9 +177,21 @@ func TestServe(t *testing.T) {
 // status and body.
 func get(t testing.TB, hc *http.Client, url string, upgrade bool) (int, string) {
 	t.Helper()
+	status, body, _ := request(t, hc, url, "", "", upgrade)
+	return status, body
+}
+
+// request requests url with the basic credentials user:password (none if
+// user is ""), as a WebSocket upgrade if upgrade, and returns the
+// response's status, body (none for an upgrade) and header.
+func request(t testing.TB, hc *http.Client, url, user, password string, upgrade bool) (int, string, http.Header) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
 	}
 	if upgrade {
 		req.Header.Set("Connection", "Upgrade")
@@ -189,11 +201,14 @@ func get(t testing.TB, hc *http.Client, url string, upgrade bool) (int, string) 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return resp.StatusCode, "", resp.Header // its body is the WebSocket: not read
+	}
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, string(body), resp.Header
 }
 
 func TestServeTLS(t *testing.T) {

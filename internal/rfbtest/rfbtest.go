@@ -124,3 +124,29 @@ func Files(t testing.TB, dir string) []string {
 	})
 	return out
 }
+
+// WriteFile writes recs as a sealed wsrec recording at path, creating its
+// directory, with header h, written with opts.
+func WriteFile(t testing.TB, path string, h format.Header, opts format.WriterOptions, recs []format.Record) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,7 +3,6 @@ package rfbtest
 import (
 	"image"
 	"image/color"
-	"os"
 	"testing"
 	"time"
 
@@ -136,21 +135,5 @@ func (s LongSession) Write(t testing.TB, path string) {
 // written with opts (such as recipients that encrypt it).
 func (s LongSession) WriteWith(t testing.TB, path string, opts format.WriterOptions) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Header{Meta: map[string]string{"program": "rfbtest.LongSession"}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range s.Records() {
-		if err := w.Write(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	WriteFile(t, path, format.Header{Meta: map[string]string{"program": "rfbtest.LongSession"}}, opts, s.Records())
 }

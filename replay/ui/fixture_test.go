@@ -3,7 +3,6 @@ package ui_test
 import (
 	"cmp"
 	"image/color"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -82,26 +81,7 @@ func writeSession(t testing.TB, dir string, s session) string {
 	recs = append(recs, format.Record{Kind: format.KindClose, Time: fixDuration, Close: format.CloseInfo{By: format.ClosedByClient, Code: 1000}})
 
 	path := filepath.Join(dir, filepath.FromSlash(s.name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Header{Start: s.start, Meta: s.meta}, format.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	WriteFile(t, path, format.Header{Start: s.start, Meta: s.meta}, format.WriterOptions{}, recs)
 	return path
 }
 
