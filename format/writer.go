@@ -314,6 +314,15 @@ func (w *Writer) Pending() (records, bytes uint64) {
 	return uint64(w.cur.Records), w.cur.Bytes[0] + w.cur.Bytes[1]
 }
 
+// Buffered returns the bytes of the records held for the next chunk,
+// encoded but not compressed: with Size, a bound on the file's size if
+// the Writer were closed now (compression aside).
+func (w *Writer) Buffered() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return int64(len(w.buf))
+}
+
 // Size returns the number of bytes written to the underlying writer.
 func (w *Writer) Size() int64 {
 	w.mu.Lock()

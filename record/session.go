@@ -337,7 +337,10 @@ func (s *Session) write(recs *format.RecordBuffer) {
 		s.prev, s.sink = s.sink.chain(), nil
 		return
 	}
-	if max := s.r.opts.MaxSize; max > 0 && s.sink.size() >= max {
+	// With what the Writer holds for its next chunk counted, a part ends
+	// within a chunk of MaxSize: a buffer of records may be a whole chunk,
+	// so checking the file's size alone let a part run two chunks over.
+	if max := s.r.opts.MaxSize; max > 0 && s.sink.size()+s.sink.buffered() >= max {
 		err := s.sink.close()
 		if err != nil {
 			s.fail(fmt.Errorf("seal %s: %w", s.name, err))
@@ -472,6 +475,9 @@ type sink interface {
 	// but not yet to the file.
 	pending() (records, bytes uint64)
 	size() int64
+	// buffered is the size of the records held for the file's next
+	// chunk, before compression.
+	buffered() int64
 	chain() format.Hash
 	// close writes the end of the file (the seal) and hands the file to
 	// the Recorder, which syncs and closes it.
@@ -489,6 +495,7 @@ type wsrecSink struct {
 func (k *wsrecSink) write(b *format.RecordBuffer) error { return k.w.WriteBuffer(b) }
 func (k *wsrecSink) writeRecord(r format.Record) error  { return k.w.Write(r) }
 func (k *wsrecSink) size() int64                        { return k.w.Size() }
+func (k *wsrecSink) buffered() int64                    { return k.w.Buffered() }
 func (k *wsrecSink) pending() (uint64, uint64)          { return k.w.Pending() }
 func (k *wsrecSink) chain() format.Hash                 { return k.w.Chain() }
 
@@ -537,6 +544,7 @@ func (k *websockifySink) writeRecord(r format.Record) error {
 }
 
 func (k *websockifySink) size() int64               { return k.n }
+func (k *websockifySink) buffered() int64           { return 0 }
 func (k *websockifySink) pending() (uint64, uint64) { return 0, 0 }
 func (k *websockifySink) chain() format.Hash        { return format.Hash{} }
 
