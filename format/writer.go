@@ -395,7 +395,8 @@ func (w *Writer) closeEncoder() {
 // flushDue runs on the flush timer's goroutine. A chunk ended by the
 // timer means records arrive slowly: the chunk buffers are let go, so that
 // the many idle Writers of a busy server do not each keep up to two chunks
-// of memory. Writers that fill chunks keep theirs.
+// of memory. Writers that fill chunks keep theirs while records come: the
+// timer, re-armed by each chunk written, fires once they stop.
 func (w *Writer) flushDue() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -427,7 +428,14 @@ func (w *Writer) flushLocked() error {
 // RecordBuffer's (see WriteBuffer).
 func (w *Writer) flushData(data []byte) error {
 	if w.timer != nil {
-		w.timer.Stop()
+		if w.closed {
+			w.timer.Stop()
+		} else {
+			// Due again after the interval, with no records then if
+			// none came: flushDue lets the buffers of a Writer that
+			// filled chunks and went idle go.
+			w.timer.Reset(w.interval)
+		}
 	}
 	c := &w.cur
 	c.Offset = w.off
