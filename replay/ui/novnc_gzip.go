@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"compress/gzip"
 	"net/http"
 	"path"
 	"strconv"
@@ -63,11 +62,7 @@ func (c *gzipCache) serveGzip(w http.ResponseWriter, r *http.Request, next http.
 	gz, ok := c.m[key]
 	c.mu.Unlock()
 	if !ok {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(bw.buf.Bytes())
-		zw.Close()
-		gz = buf.Bytes()
+		gz = gzipBytes(bw.buf.Bytes())
 		c.mu.Lock()
 		if c.m == nil || len(c.m) >= maxGzipCache {
 			c.m = make(map[string][]byte)

@@ -40,22 +40,23 @@ func loadAssets(fsys fs.FS) (map[string]*asset, error) {
 		if a.ctype == "" {
 			a.ctype = http.DetectContentType(b)
 		}
-		var buf bytes.Buffer
-		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if err != nil {
-			return err
-		}
-		zw.Write(b)
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		if buf.Len() < len(b)*9/10 {
-			a.gz, a.gzETag = buf.Bytes(), `"`+tag+`-gz"`
+		if gz := gzipBytes(b); len(gz) < len(b)*9/10 {
+			a.gz, a.gzETag = gz, `"`+tag+`-gz"`
 		}
 		m[name] = a
 		return nil
 	})
 	return m, err
+}
+
+// gzipBytes returns the gzip encoding of b, at the best compression:
+// for files compressed once and served many times.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
+	zw.Write(b)                                              // a bytes.Buffer does not fail
+	zw.Close()
+	return buf.Bytes()
 }
 
 // acceptsGzip reports whether r's Accept-Encoding allows gzip (RFC 9110
