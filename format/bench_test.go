@@ -140,7 +140,8 @@ func BenchmarkWriter(b *testing.B) {
 
 // BenchmarkHash measures the chain's hash candidates on one chunk:
 // SHA-256 (version 1) and BLAKE3 (version 2's default) in the two Go
-// implementations considered. Run it with -cpu 1: lukechampine.com/blake3
+// implementations considered, and wideBLAKE3 (lukechampine's AVX-512
+// kernel on one goroutine), used on CPUs with AVX-512. Run it with -cpu 1: lukechampine.com/blake3
 // hashes large inputs on several goroutines, and what counts for a proxy
 // is CPU time per byte.
 func BenchmarkHash(b *testing.B) {
@@ -154,6 +155,7 @@ func BenchmarkHash(b *testing.B) {
 			{"SHA-256", sha256.New},
 			{"zeebo-BLAKE3", func() hash.Hash { return zeebo.New() }},
 			{"lukechampine-BLAKE3", func() hash.Hash { return lukechampine.New(32, nil) }},
+			{"wide-BLAKE3", func() hash.Hash { return format.NewWideBLAKE3() }},
 		} {
 			b.Run(fmt.Sprintf("%s/%dKiB", h.name, size>>10), func(b *testing.B) {
 				b.SetBytes(int64(size))

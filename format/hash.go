@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"hash"
 	"sync"
-
-	"github.com/zeebo/blake3"
 )
 
 // HashAlgorithm names the hash of a recording's chain and seal (SPEC.md,
@@ -46,23 +44,23 @@ func (a HashAlgorithm) known() bool { return a == SHA256 || a == BLAKE3 }
 // new returns a hash.Hash of a, which must be known.
 func (a HashAlgorithm) new() hash.Hash {
 	if a == BLAKE3 {
-		return blake3.New()
+		return newBLAKE3()
 	}
 	return sha256.New()
 }
 
-// blake3s holds BLAKE3 hashers for get: a new one is a 9 KiB object to
-// allocate and clear, and blake3.Sum256 keeps one on the stack, which
+// blake3s holds BLAKE3 hashers for get: a new one is a 9 to 18 KiB
+// object to allocate and clear, and blake3.Sum256 keeps one on the stack, which
 // makes the stack of each new goroutine that calls it grow (copied
 // twice); a recorded session's writing goroutine hashes a header and a
 // trailer.
-var blake3s = sync.Pool{New: func() any { return blake3.New() }}
+var blake3s = sync.Pool{New: func() any { return newBLAKE3() }}
 
 // get returns a hash.Hash of a, which must be known, reset; put gives it
 // back once unused.
 func (a HashAlgorithm) get() hash.Hash {
 	if a == BLAKE3 {
-		h := blake3s.Get().(*blake3.Hasher)
+		h := blake3s.Get().(hash.Hash)
 		h.Reset()
 		return h
 	}
@@ -71,8 +69,8 @@ func (a HashAlgorithm) get() hash.Hash {
 
 // put gives back h, from get, once unused; nil is ignored.
 func (a HashAlgorithm) put(h hash.Hash) {
-	if b, ok := h.(*blake3.Hasher); ok && b != nil {
-		blake3s.Put(b)
+	if h != nil && a == BLAKE3 {
+		blake3s.Put(h)
 	}
 }
 
