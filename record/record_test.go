@@ -529,7 +529,10 @@ func TestCreateFailure(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		rec := newRecorder(t, record.Options{Dir: dir, Policy: record.BestEffort, FlushInterval: 5 * time.Millisecond})
-		record.FailCreate(rec, 1)
+		// Two failures: the session's records wait in its queue for up
+		// to the flush interval, and a file created at the first retry
+		// would hold them all, with no gap.
+		record.FailCreate(rec, 2)
 		s, err := rec.Start(header())
 		if err != nil {
 			t.Fatalf("Start: %v", err)

@@ -26,7 +26,12 @@ var ErrSessionClosed = errors.New("record: session recording closed")
 // and writes it, so the proxy never waits for the disk unless the queue is
 // full. The queue is made of buffers of about the chunk size, each written
 // as one chunk where it lies (format.Writer.WriteBuffer): a relayed
-// message is copied once, into the queue.
+// message is copied once, into the queue. The writing goroutine takes
+// buffers once they are full; the last, partial one only when the flush
+// interval has passed since a record waited, when the proxy waits for
+// room, or at Close. Woken for each message, it took one message at a
+// time, which the Writer then copied into its open chunk, and two
+// goroutine switches per message cost more than the copy.
 type Session struct {
 	r      *Recorder
 	header format.Header
@@ -40,7 +45,10 @@ type Session struct {
 	spare    *queue // emptied by the writing goroutine while the session is busy, for push
 	last     time.Duration
 	closing  bool
-	err      error // strict policy: why the session must end
+	err      error       // strict policy: why the session must end
+	due      bool        // the partial buffer must be written too: a record waited the flush interval, or the proxy waits
+	armed    bool        // timer runs for a queued record
+	timer    *time.Timer // flush timer, see flushDue
 
 	done      chan struct{} // the writing goroutine has finished
 	closeOnce sync.Once
@@ -177,6 +185,10 @@ func (s *Session) enqueue(rec format.Record, payload []byte) error {
 		if s.queue == nil || s.queue.size == 0 || s.queue.size+len(payload) <= s.r.opts.BufferSize {
 			break
 		}
+		// Room comes from the writing goroutine, which must then take
+		// even a partial buffer (a BufferSize below the chunk size).
+		s.due = true
+		s.notEmpty.Signal()
 		s.notFull.Wait()
 	}
 	rec.Time = max(rec.Time, s.last)
@@ -203,10 +215,12 @@ func (s *Session) push(rec format.Record) error {
 	}
 	q := s.queue
 	size := recordHeaderSize + len(rec.Payload) + len(rec.Label) + len(rec.Close.Reason) + len(rec.Gap.Reason)
+	full := false // a buffer was completed
 	if q.n == 0 || q.bufs[q.n-1].Len() > 0 && q.bufs[q.n-1].Len()+size > s.r.chunkSize() {
 		if q.n == len(q.bufs) {
 			q.bufs = append(q.bufs, new(format.RecordBuffer))
 		}
+		full = q.n > 0
 		q.n++
 	}
 	b := q.bufs[q.n-1]
@@ -217,9 +231,72 @@ func (s *Session) push(rec format.Record) error {
 		}
 		return fmt.Errorf("record: %w", err)
 	}
+	if q.size == 0 {
+		s.arm()
+	}
 	q.size += b.Len() - before
-	s.notEmpty.Signal()
+	if full || b.Len() >= s.r.chunkSize() || s.due || s.closing {
+		s.notEmpty.Signal()
+	}
 	return nil
+}
+
+// arm starts the flush timer for a record queued in an empty queue,
+// unless it runs already. s.mu is held.
+func (s *Session) arm() {
+	d := s.r.opts.FlushInterval
+	if d <= 0 {
+		s.due = true // no timer: every record is written at once
+		return
+	}
+	if s.armed {
+		return
+	}
+	s.armed = true
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.flushDue)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+// flushDue runs on the flush timer's goroutine: a record has waited the
+// flush interval, so the writing goroutine takes the partial buffer too.
+func (s *Session) flushDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = false
+	if s.queue != nil && s.queue.size > 0 {
+		s.due = true
+		s.notEmpty.Signal()
+	}
+}
+
+// ready reports whether the writing goroutine has buffers to take: a
+// full one, or the partial one when due. s.mu is held.
+func (s *Session) ready() bool {
+	q := s.queue
+	return q != nil && q.n > 0 && (s.due || q.n > 1 || q.bufs[0].Len() >= s.r.chunkSize())
+}
+
+// keepPartial moves the last buffer of q, partial, into a new queue that
+// becomes the session's, for the proxy to go on filling; the rest of q is
+// the writing goroutine's to write. s.mu is held.
+func (s *Session) keepPartial(q *queue) {
+	k := s.spare
+	s.spare = nil
+	if k == nil {
+		k = s.r.queues.Get().(*queue)
+	}
+	if len(k.bufs) == 0 {
+		k.bufs = append(k.bufs, new(format.RecordBuffer))
+	}
+	last := q.bufs[q.n-1]
+	k.bufs[0], q.bufs[q.n-1] = last, k.bufs[0]
+	k.n, k.size = 1, last.Len()
+	q.n--
+	q.size -= last.Len()
+	s.queue = k
 }
 
 // recordHeaderSize is the size of a record's header in a chunk (SPEC.md,
@@ -274,17 +351,29 @@ func (s *Session) writeLoop(p *place) {
 			s.r.putQueue(s.spare)
 			s.spare = nil
 		}
-		for s.queue == nil && !s.closing {
+		for !s.ready() && !s.closing {
 			s.notEmpty.Wait()
 		}
 		q := s.queue
-		s.queue = nil
 		closing := s.closing
+		flush := s.due || closing
+		s.due = false
+		if q != nil && q.n > 0 && !flush && q.bufs[q.n-1].Len() < s.r.chunkSize() {
+			s.keepPartial(q)
+		} else {
+			s.queue = nil
+		}
 		s.notFull.Broadcast()
 		s.mu.Unlock()
 		if q != nil {
 			for _, b := range q.bufs[:q.n] {
 				s.write(b)
+			}
+			if flush && !closing && s.sink != nil {
+				// What the Writer holds has waited long enough too.
+				if err := s.sink.flush(); err != nil {
+					s.abandonSink(fmt.Errorf("write %s: %w", s.name, err))
+				}
 			}
 			s.recycle(q)
 		}
@@ -293,6 +382,9 @@ func (s *Session) writeLoop(p *place) {
 		}
 	}
 	s.mu.Lock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 	if s.spare != nil {
 		s.r.putQueue(s.spare)
 		s.spare = nil
@@ -321,20 +413,11 @@ func (s *Session) write(recs *format.RecordBuffer) {
 	}
 	held, _ := s.sink.pending()
 	if err := s.sink.write(recs); err != nil {
-		s.fail(fmt.Errorf("write %s: %w", s.name, err))
-		// What the sink held is lost with it, and recs unless it took
-		// them.
-		n, b := s.sink.pending()
-		if n == held {
+		// recs are lost unless the sink took them, and then with it.
+		if n, _ := s.sink.pending(); n == held {
 			s.lose(records, bytes)
 		}
-		if s.r.opts.Policy == BestEffort {
-			s.lost.Records += n
-			s.lost.Bytes += b
-		}
-		s.sink.abandon()
-		s.spoolClosed(false)
-		s.prev, s.sink = s.sink.chain(), nil
+		s.abandonSink(fmt.Errorf("write %s: %w", s.name, err))
 		return
 	}
 	// With what the Writer holds for its next chunk counted, a part ends
@@ -352,6 +435,18 @@ func (s *Session) write(recs *format.RecordBuffer) {
 			s.fail(fmt.Errorf("create part %d: %w", s.part, err))
 		}
 	}
+}
+
+// abandonSink handles a write error of the sink: err is logged (and kept
+// under the strict policy), what the sink held is lost with it, and its
+// file is left unsealed.
+func (s *Session) abandonSink(err error) {
+	s.fail(err)
+	n, b := s.sink.pending()
+	s.lose(n, b)
+	s.sink.abandon()
+	s.spoolClosed(false)
+	s.prev, s.sink = s.sink.chain(), nil
 }
 
 // fail handles a write error: logged, and under the strict policy kept for
@@ -479,6 +574,8 @@ type sink interface {
 	// chunk, before compression.
 	buffered() int64
 	chain() format.Hash
+	// flush writes what the sink holds for the file.
+	flush() error
 	// close writes the end of the file (the seal) and hands the file to
 	// the Recorder, which syncs and closes it.
 	close() error
@@ -494,6 +591,7 @@ type wsrecSink struct {
 
 func (k *wsrecSink) write(b *format.RecordBuffer) error { return k.w.WriteBuffer(b) }
 func (k *wsrecSink) writeRecord(r format.Record) error  { return k.w.Write(r) }
+func (k *wsrecSink) flush() error                       { return k.w.Flush() }
 func (k *wsrecSink) size() int64                        { return k.w.Size() }
 func (k *wsrecSink) buffered() int64                    { return k.w.Buffered() }
 func (k *wsrecSink) pending() (uint64, uint64)          { return k.w.Pending() }
@@ -543,6 +641,7 @@ func (k *websockifySink) writeRecord(r format.Record) error {
 	})
 }
 
+func (k *websockifySink) flush() error              { return nil } // writes each frame at once
 func (k *websockifySink) size() int64               { return k.n }
 func (k *websockifySink) buffered() int64           { return 0 }
 func (k *websockifySink) pending() (uint64, uint64) { return 0, 0 }

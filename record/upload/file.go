@@ -115,7 +115,6 @@ func (u *Uploader) step(ctx context.Context, f *file, live bool) (done bool, err
 	if err := u.verify(ctx, f.key, osf, size); err != nil {
 		return false, err
 	}
-	u.uploaded.Add(1)
 	u.mu.Lock()
 	closedAt := f.closedAt
 	u.mu.Unlock()
@@ -124,7 +123,12 @@ func (u *Uploader) step(ctx context.Context, f *file, live bool) (done bool, err
 		lag = time.Since(closedAt)
 		u.lag.Store(int64(lag))
 	}
-	return true, u.finish(f, path, size, "stored", "lag", lag.Round(time.Microsecond))
+	err = u.finish(f, path, size, "stored", "lag", lag.Round(time.Microsecond))
+	// Counted once the spool file is gone: Stats then tells a caller
+	// that it was both stored and removed (TestRecovery saw the count
+	// before the removal, under load).
+	u.uploaded.Add(1)
+	return true, err
 }
 
 // finish removes a stored file from the spool unless Keep.
