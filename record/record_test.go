@@ -596,3 +596,57 @@ func TestRefusedRecord(t *testing.T) {
 		t.Fatalf("payloads %q, %q", recs[1].Payload, recs[2].Payload)
 	}
 }
+
+// TestFlushBound: a record reaches the file once it has waited the flush
+// interval, not sooner (the writing goroutine takes full buffers only) and
+// not twice as late (the Writer's open chunk is flushed with it). Both
+// small records of a quiet session and the burst of a busy one are held
+// for at most the interval.
+func TestFlushBound(t *testing.T) {
+	t.Parallel()
+	const flush = 500 * time.Millisecond
+	dir := t.TempDir()
+	rec := newRecorder(t, record.Options{Dir: dir, FlushInterval: flush})
+	s, err := rec.Start(header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(0, format.CloseInfo{})
+	var name string
+	deadline := time.Now().Add(10 * time.Second)
+	for name == "" {
+		if names := files(t, dir); len(names) == 1 {
+			name = names[0]
+		} else if time.Now().After(deadline) {
+			t.Fatal("no file within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The file holds its header; the open record waits with the first
+	// message.
+	before := size(t, name)
+	at := time.Now()
+	if err := s.Frame(format.ClientToTarget, format.Binary, 0, bytes.Repeat([]byte("x"), 3000)); err != nil {
+		t.Fatal(err)
+	}
+	for size(t, name) == before {
+		if time.Since(at) > 10*time.Second {
+			t.Fatal("the record was not written within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	waited := time.Since(at)
+	t.Logf("written after %v (flush interval %v)", waited, flush)
+	if waited < flush*8/10 || waited >= flush*16/10 {
+		t.Errorf("the record was written after %v, want about the flush interval, %v", waited, flush)
+	}
+}
+
+func size(t *testing.T, name string) int64 {
+	t.Helper()
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
