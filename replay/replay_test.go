@@ -269,7 +269,10 @@ func TestEnd(t *testing.T) {
 // the sizes go in steps of 4 KiB.
 func TestEndSlowClient(t *testing.T) {
 	t.Parallel()
-	const size = 4 << 10
+	const (
+		size         = 4 << 10
+		closeTimeout = 500 * ms
+	)
 	dir := t.TempDir()
 	var names []string
 	for n := 24; n <= 96; n++ {
@@ -281,7 +284,7 @@ func TestEndSlowClient(t *testing.T) {
 		writeRecording(t, dir, names[len(names)-1], nil, recs...)
 	}
 	srv := startServer(t, []string{dir}, replay.ServerOptions{
-		Proxy:    proxy.ServerOptions{CloseTimeout: 200 * ms},
+		Proxy:    proxy.ServerOptions{CloseTimeout: closeTimeout},
 		Playback: replay.Options{Speed: replay.SpeedMax, Mode: replay.ModeBytes},
 	})
 	conns := make([]*wstest.Conn, len(names))
@@ -290,7 +293,7 @@ func TestEndSlowClient(t *testing.T) {
 	}
 	// The clients are slow: every replay that fits the kernel's buffers
 	// is over, and its close frame written or given up, before they read.
-	time.Sleep(5 * 200 * ms)
+	time.Sleep(4 * closeTimeout)
 	for i, c := range conns {
 		n, _, err := readN(c, 24+i)
 		switch {
