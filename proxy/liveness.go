@@ -72,6 +72,8 @@ func (s *session) limitClient() {
 		if raw, err := tc.SyscallConn(); err == nil {
 			if err := setNotSentLowat(raw, s.srv.opts.ClientMaxUnsent); err != nil {
 				s.log.Debug("client TCP_NOTSENT_LOWAT", "err", err)
+			} else {
+				s.unsentRaw = raw
 			}
 		}
 	}

@@ -131,7 +131,8 @@ type ServerOptions struct {
 	// target side sees a slow client at once instead of after the send
 	// buffer has grown to megabytes. For servers whose clients want the
 	// newest data rather than all of it, such as render-mode replays,
-	// which merge what a slow viewer has not taken. Zero leaves the
+	// which merge what a slow viewer has not taken. The close frame is
+	// not held back: the cap is lifted to send it. Zero leaves the
 	// system's buffering.
 	ClientMaxUnsent int
 

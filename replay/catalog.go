@@ -173,8 +173,38 @@ func (c *catalog) close() {
 // lookup finds the recording called name; for a single file, any name
 // finds it. It returns an error matching ErrNotFound if there is none.
 func (c *catalog) lookup(name string) (entry, error) {
+	e, sf, err := c.find(name)
+	if sf != nil {
+		sf.Close()
+	}
+	return e, err
+}
+
+// lookupOpen finds the recording called name, as lookup does, and opens
+// it, as open does. A recording in a Store is opened once: the object
+// that finding it opened is the one read, one request and one version.
+func (c *catalog) lookupOpen(name string) (entry, *recfile.File, recFile, error) {
+	e, sf, err := c.find(name)
+	if err != nil {
+		return entry{}, nil, nil, err
+	}
+	var (
+		f   *recfile.File
+		osf recFile
+	)
+	if sf != nil {
+		f, osf, err = c.newStored(e, sf)
+	} else {
+		f, osf, err = c.open(e)
+	}
+	return e, f, osf, err
+}
+
+// find is lookup that keeps open the StoreFile it opened to find a
+// recording in a Store (nil for the others): the caller closes it.
+func (c *catalog) find(name string) (entry, StoreFile, error) {
 	if c.single() {
-		return entry{name: c.sources[0].name, src: &c.sources[0]}, nil
+		return entry{name: c.sources[0].name, src: &c.sources[0]}, nil, nil
 	}
 	for i := range c.sources {
 		s := &c.sources[i]
@@ -183,14 +213,13 @@ func (c *catalog) lookup(name string) (entry, error) {
 				continue
 			}
 			if f, err := s.store.Open(context.Background(), name); err == nil {
-				f.Close()
-				return entry{name: name, src: s, rel: name}, nil
+				return entry{name: name, src: s, rel: name}, f, nil
 			}
 			continue
 		}
 		if s.root == nil {
 			if name == s.name {
-				return entry{name: name, src: s}, nil
+				return entry{name: name, src: s}, nil, nil
 			}
 			continue
 		}
@@ -205,10 +234,10 @@ func (c *catalog) lookup(name string) (entry, error) {
 		}
 		e := entry{name: name, src: s, rel: rel}
 		if isRecording(e) {
-			return e, nil
+			return e, nil, nil
 		}
 	}
-	return entry{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+	return entry{}, nil, fmt.Errorf("%w: %q", ErrNotFound, name)
 }
 
 // localName returns the file path under a directory for a recording name:

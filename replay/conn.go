@@ -48,6 +48,7 @@ type conn struct {
 	passSent   int           // messages sent in this pass
 	pass       int
 	held       bool // the recording ended and the connection is held open
+	over       bool // the last pass ended: io.EOF returned, or held
 	clientMsgs int  // recorded client messages read
 	sent       int64
 	maxLate    time.Duration
@@ -209,6 +210,7 @@ func (c *conn) ended(err error) error {
 		c.last = c.opts.Start
 		return nil
 	}
+	c.over = true
 	if c.opts.End == EndHold {
 		c.held = true
 		c.release() // nothing more to read: free the reader's memory now
@@ -350,10 +352,17 @@ func (c *conn) Close() error {
 }
 
 // finished runs once the connection is closed and no Read runs, which
-// none will again.
+// none will again. A replay closed before the end of the recording is
+// logged at Info, with how far it got: the proxy's "session closed" line
+// of the same session says who closed it and why.
 func (c *conn) finished() {
 	c.release()
-	c.log.Debug("replay closed", "passes", c.pass+1, "messages", c.sent, "client_bytes", c.client.Load(), "max_late", c.maxLate)
+	attrs := []any{"passes", c.pass + 1, "messages", c.sent, "client_bytes", c.client.Load(), "max_late", c.maxLate}
+	if !c.over {
+		c.log.Info("replay closed before the end of the recording", append(attrs, "at", c.last)...)
+		return
+	}
+	c.log.Debug("replay closed", attrs...)
 }
 
 // release closes the recording. It is called by Read or by finished,

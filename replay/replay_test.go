@@ -1,6 +1,7 @@
 package replay_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/internal/wstest"
+	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
 )
 
@@ -254,6 +256,63 @@ func TestEnd(t *testing.T) {
 	})
 }
 
+// TestEndSlowClient plays byte-mode recordings of 96 to 384 KiB at full
+// speed to clients that read nothing until the proxy's CloseTimeout has
+// long passed, then checks that each gets every message and the close
+// frame with 1000. Such a replay ends with up to ClientMaxUnsent (64 KiB,
+// the Server's default) unsent in the kernel behind the client's full
+// receive window: the close frame had to wait there for the client, and
+// when the client took longer than CloseTimeout it was dropped without a
+// word in the log, and the client read EOF after the last message
+// (TestScale under load, about 1 client in 1,000). Whether the frame had
+// to wait depends on how the bytes fell into the kernel's segments, so
+// the sizes go in steps of 4 KiB.
+func TestEndSlowClient(t *testing.T) {
+	t.Parallel()
+	const (
+		size         = 4 << 10
+		closeTimeout = 500 * ms
+	)
+	dir := t.TempDir()
+	var names []string
+	for n := 24; n <= 96; n++ {
+		recs := make([]format.Record, n)
+		for i := range recs {
+			recs[i] = toClient(0, strings.Repeat(string(rune('a'+i%26)), size))
+		}
+		names = append(names, fmt.Sprintf("r%03d.wsrec", n))
+		writeRecording(t, dir, names[len(names)-1], nil, recs...)
+	}
+	srv := startServer(t, []string{dir}, replay.ServerOptions{
+		Proxy:    proxy.ServerOptions{CloseTimeout: closeTimeout},
+		Playback: replay.Options{Speed: replay.SpeedMax, Mode: replay.ModeBytes},
+	})
+	conns := make([]*wstest.Conn, len(names))
+	for i, name := range names {
+		conns[i] = dial(t, srv.addr, "/"+name)
+	}
+	// The clients are slow: every replay that fits the kernel's buffers
+	// is over, and its close frame written or given up, before they read.
+	time.Sleep(4 * closeTimeout)
+	for i, c := range conns {
+		n, _, err := readN(c, 24+i)
+		switch {
+		case err != nil:
+			t.Errorf("%s: after %d bytes: %v", names[i], n, err)
+		case n != (24+i)*size:
+			t.Errorf("%s: got %d bytes, want %d", names[i], n, (24+i)*size)
+		default:
+			if err := expectCloseFrame(c); err != nil {
+				t.Errorf("%s: after every message: %v", names[i], err)
+			}
+		}
+	}
+	srv.waitIdle(t)
+	if log := srv.log.String(); strings.Contains(log, "close frame not sent") {
+		t.Errorf("a close frame was given up:\n%s", log)
+	}
+}
+
 // handshake is the start of an RFB session: the server's version, the
 // client's, the security types, the client's choice, then updates.
 func handshake() []format.Record {
@@ -441,7 +500,11 @@ func TestClientLeaves(t *testing.T) {
 				// The session ends at once, without the clock moving; its
 				// goroutines are gone (TestMain checks for leaks).
 				srv.waitIdle(t)
-				srv.log.WaitFor(t, "replay closed")
+				want := "replay closed before the end of the recording"
+				if tt.name == "Holding" {
+					want = `msg="replay closed"`
+				}
+				srv.log.WaitFor(t, want)
 			})
 		}
 	}

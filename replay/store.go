@@ -54,6 +54,12 @@ func (c *catalog) openStored(e entry) (*recfile.File, recFile, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", e.name, err)
 	}
+	return c.newStored(e, sf)
+}
+
+// newStored reads the recording of e, in a Store, from sf, which it
+// closes on failure.
+func (c *catalog) newStored(e entry, sf StoreFile) (*recfile.File, recFile, error) {
 	fi, err := sf.Stat()
 	if err != nil {
 		sf.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/internal/wstest"
+	"github.com/wsproxy/wsproxy/proxy"
 	"github.com/wsproxy/wsproxy/replay"
 )
 
@@ -165,9 +166,7 @@ func TestScale(t *testing.T) {
 	n := *scaleReplays
 	if n == 0 {
 		// With the race detector on 2 shared CPUs, 1,000 replays in
-		// lockstep ran up to 10 s late, and a client in a thousand once
-		// read EOF (CI, alongside the Chromium tests): not yet
-		// understood, see the issue notes of 2026-12-05.
+		// lockstep ran up to 18 s late.
 		n = map[bool]int{false: 1000, true: 250}[raceEnabled]
 	}
 	half := 50
@@ -199,7 +198,17 @@ func TestScale(t *testing.T) {
 		}
 		return n
 	}
-	srv := startServer(t, []string{path}, replay.ServerOptions{Playback: replay.Options{Pace: replay.PaceClient, PaceTimeout: 5 * time.Minute}})
+	// CloseTimeout is a minute, not 2 s: on 2 shared CPUs under the race
+	// detector, the server's goroutines wait seconds for a CPU (timers
+	// fire 10 to 18 s late), and one that waited longer than 2 s between
+	// setting the close frame's deadline and writing it gave the frame
+	// up, to a client that had read everything (nothing unsent in the
+	// socket): the client read EOF. The test measures the replays, not
+	// the closing handshake of a starved server (TestEndSlowClient).
+	srv := startServer(t, []string{path}, replay.ServerOptions{
+		Proxy:    proxy.ServerOptions{CloseTimeout: time.Minute},
+		Playback: replay.Options{Pace: replay.PaceClient, PaceTimeout: 5 * time.Minute},
+	})
 
 	before := memory()
 	start := time.Now()
@@ -245,14 +254,18 @@ func TestScale(t *testing.T) {
 				return
 			}
 			size, arrived, err := readN(c, len(want)-half)
-			if err == nil && size != sizeOf(want[half:]) {
+			switch {
+			case err != nil:
+				err = fmt.Errorf("second half, after %d messages: %w", len(arrived), err)
+			case size != sizeOf(want[half:]):
 				err = fmt.Errorf("second half: got %d bytes, want %d", size, sizeOf(want[half:]))
-			}
-			if err == nil {
-				err = expectCloseFrame(c)
+			default:
+				if err = expectCloseFrame(c); err != nil {
+					err = fmt.Errorf("close frame, after every message: %w", err)
+				}
 			}
 			if err != nil {
-				fail(err)
+				fail(fmt.Errorf("client %s: %w", c.LocalAddr(), err))
 				return
 			}
 			mu.Lock()

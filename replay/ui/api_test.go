@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsproxy/wsproxy/internal/storetest"
 	"github.com/wsproxy/wsproxy/replay"
 	"github.com/wsproxy/wsproxy/replay/ui"
 )
@@ -252,6 +254,58 @@ func TestThumb(t *testing.T) {
 			want := colourAt(tc.at)
 			if uint8(r>>8) != want.R || uint8(g>>8) != want.G || uint8(bl>>8) != want.B {
 				t.Errorf("colour %d,%d,%d, want %v", r>>8, g>>8, bl>>8, want)
+			}
+		})
+	}
+}
+
+// TestThumbOpensOnce proves that a thumbnail opens its recording once,
+// counted as the requests of an object store: with the seek index (a
+// time given) and without (a Source that has none). It was opened twice
+// with the index, once by replay.Server.SeekIndex and once to decode.
+func TestThumbOpensOnce(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(fixtures(t))
+	srv, err := replay.NewServer(nil, replay.ServerOptions{Stores: []replay.Store{st}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.Recordings(); err != nil { // summaries read once, then cached
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		src  ui.Source
+	}{
+		{"SeekIndex", srv},
+		{"NoSeekIndex", plainSource{srv}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := ui.New(tc.src, ui.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			hs := httptest.NewServer(h)
+			defer hs.Close()
+			for _, at := range []int{15, 25} { // two thumbnails, none cached
+				st.Reset()
+				resp, b := get(t, fmt.Sprintf("%s/ui/api/thumb?name=alice.wsrec&at=%d&w=32", hs.URL, at))
+				if resp.StatusCode != 200 {
+					t.Fatalf("at %d s: status %d: %s", at, resp.StatusCode, b)
+				}
+				img, err := png.Decode(bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, g, bl, _ := img.At(img.Bounds().Dx()/2, img.Bounds().Dy()/2).RGBA()
+				if want := colourAt(time.Duration(at) * time.Second); uint8(r>>8) != want.R || uint8(g>>8) != want.G || uint8(bl>>8) != want.B {
+					t.Errorf("at %d s: colour %d,%d,%d, want %v", at, r>>8, g>>8, bl>>8, want)
+				}
+				if n := st.Opens("alice.wsrec"); n != 1 {
+					t.Errorf("at %d s: the recording was opened %d times, want 1", at, n)
+				}
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
 	"github.com/wsproxy/wsproxy/internal/render"
+	"github.com/wsproxy/wsproxy/replay"
 )
 
 // Thumbnail widths in pixels.
@@ -109,28 +110,30 @@ func (h *Handler) serveThumb(w http.ResponseWriter, r *http.Request) {
 
 // indexSource is a Source that has seek indexes: a replay.Server.
 type indexSource interface {
-	SeekIndex(name string) (*screen.Index, error)
+	SeekIndexOf(f replay.StoreFile) (*screen.Index, error)
 }
 
 // makeThumb decodes the recording to the time of k: from the keyframe
 // of its seek index before it when the Source has one (a thumbnail at
 // 55 min of an hour-long session then decodes seconds, not the hour),
-// else from its start.
+// else from its start. The recording is opened once, and the index is
+// the one of the file opened (replay.Server.SeekIndexOf): a recording
+// in object storage costs one request, and the index and the reader
+// see the same version of it.
 func (h *Handler) makeThumb(r *http.Request, name string, k thumbKey) ([]byte, error) {
-	var x *screen.Index
-	if is, ok := h.src.(indexSource); ok && k.at > 0 {
-		var err error
-		if x, err = is.SeekIndex(name); err != nil {
-			h.log.Debug("ui: thumbnail without a seek index", "recording", name, "err", err)
-			x = nil
-		}
-	}
 	f, osf, err := h.src.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer osf.Close()
 	defer f.Close()
+	var x *screen.Index
+	if is, ok := h.src.(indexSource); ok && k.at > 0 {
+		if x, err = is.SeekIndexOf(osf); err != nil {
+			h.log.Debug("ui: thumbnail without a seek index", "recording", name, "err", err)
+			x = nil
+		}
+	}
 	p := render.NewPlayer(r.Context(), f, x, screen.Options{})
 	s, err := p.At(k.at)
 	if s == nil || s.Image() == nil {
