@@ -1,11 +1,15 @@
 package replay
 
 import (
+	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/wsproxy/wsproxy/format/recfile"
+	"github.com/wsproxy/wsproxy/format/rfb/screen"
 )
 
 // TestCatalogStatus checks the status that GET /recordings gives each kind
@@ -64,5 +68,29 @@ func TestCatalogStatus(t *testing.T) {
 				t.Errorf("got status %q, error %q; want %q", r.Status, r.Error, tt.want)
 			}
 		})
+	}
+}
+
+// noStore is a Store with nothing in it, for tests of the catalogue's
+// handling of store sources.
+type noStore struct{}
+
+func (noStore) List(context.Context, func(StoreEntry) error) error { return nil }
+func (noStore) Open(context.Context, string) (StoreFile, error)    { return nil, fs.ErrNotExist }
+func (noStore) String() string                                     { return "s3://bucket/prefix/" }
+
+// TestSidecarOfStore: a recording in a Store has no sidecar index, even
+// when its source's path happens to name a local file that has one.
+func TestSidecarOfStore(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rec.wsrec")
+	if err := os.WriteFile(screen.IndexPath(path), []byte("a local index"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readSidecar(entry{src: &source{path: path}}); err != nil || string(b) != "a local index" {
+		t.Fatalf("a file's sidecar: %q, %v", b, err)
+	}
+	if b, err := readSidecar(entry{src: &source{path: path, store: noStore{}}}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a stored recording's sidecar: %q, %v, want fs.ErrNotExist", b, err)
 	}
 }

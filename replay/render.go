@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -138,8 +139,13 @@ func (x *indexes) ready(e entry, osf recFile) (*screen.Index, bool) {
 	return idx, err == nil
 }
 
-// readSidecar reads the seek index file beside the recording of e.
+// readSidecar reads the seek index file beside the recording of e. A
+// recording in a Store has none: its "path" names the store, not a local
+// file, and the index is built.
 func readSidecar(e entry) ([]byte, error) {
+	if e.src.store != nil {
+		return nil, fs.ErrNotExist
+	}
 	if e.src.root == nil {
 		return os.ReadFile(screen.IndexPath(e.src.path))
 	}
