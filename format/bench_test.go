@@ -94,12 +94,22 @@ func payloadSets(b *testing.B) map[string][][]byte {
 		random[i] = make([]byte, 512+i*256) // 512 B to 16.6 KiB
 		rng.Read(random[i])
 	}
-	return map[string][][]byte{"VNC": vnc, "Random": random}
+	// The proxy bench's t2c payloads (examples/bench, -payload): 256 KiB
+	// reads of "wsproxy " repeated, and of 32 MiB of random bytes.
+	text := [][]byte{bytes.Repeat([]byte("wsproxy "), 32<<10)}
+	big := make([][]byte, 128)
+	for i := range big {
+		big[i] = make([]byte, 256<<10)
+		rng.Read(big[i])
+	}
+	return map[string][][]byte{"VNC": vnc, "Random": random, "Text-256KiB": text, "Random-256KiB": big}
 }
 
 // BenchmarkWriter measures payload bytes per second written, on one
 // goroutine at the default level, for each format version and encrypted.
-// Allocations are per record.
+// Allocations are per record. The Writer writes to io.Discard: its rate
+// on the 256 KiB sets bounds what a recording proxy can cost less than,
+// before the file system's share.
 func BenchmarkWriter(b *testing.B) {
 	versions := []struct {
 		name string

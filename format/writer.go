@@ -4,7 +4,6 @@ import (
 	"crypto/cipher"
 	"crypto/ed25519"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"sync"
@@ -108,9 +107,8 @@ type Writer struct {
 	signKey   ed25519.PrivateKey
 	timer     *time.Timer
 	version   uint16
-	hashAlg   HashAlgorithm
-	hasher    hash.Hash
-	aead      cipher.AEAD // nil in the clear
+	hashAlg   HashAlgorithm // its hashers come from a pool for each chunk: an idle Writer holds none
+	aead      cipher.AEAD   // nil in the clear
 
 	buf    []byte      // records of the open chunk, uncompressed
 	out    []byte      // chunk header frame and compressed chunk
@@ -174,7 +172,6 @@ func NewWriter(w io.Writer, h Header, opts WriterOptions) (*Writer, error) {
 	case fw.version == 1 && len(opts.Recipients) > 0:
 		return nil, fmt.Errorf("%w: encryption needs format version 2", ErrInvalid)
 	}
-	fw.hasher = fw.hashAlg.get()
 	if h.SessionID == (SessionID{}) {
 		h.SessionID = NewSessionID()
 	}
@@ -388,8 +385,6 @@ func (w *Writer) closeEncoder() {
 	if w.ownEnc {
 		w.enc.Close()
 	}
-	w.hashAlg.put(w.hasher)
-	w.hasher = nil
 }
 
 // flushDue runs on the flush timer's goroutine. A chunk ended by the
@@ -474,12 +469,12 @@ func (w *Writer) flushData(data []byte) error {
 		putChunkFrame(out, c)
 	}
 	w.out = out
-	h := w.hasher
-	h.Reset()
+	h := w.hashAlg.get()
 	h.Write(w.chain[:])
 	h.Write(out[:chainFieldOffset])
 	h.Write(out[chainFieldOffset+hashSize:])
 	h.Sum(c.Chain[:0])
+	w.hashAlg.put(h)
 	copy(out[chainFieldOffset:], c.Chain[:])
 	if _, err := w.w.Write(out); err != nil {
 		w.err = fmt.Errorf("format: write chunk %d: %w", c.Seq, err)
@@ -545,8 +540,7 @@ func (w *Writer) flushRaw(bw BuffersWriter, data []byte) error {
 		data = data[n:]
 	}
 	w.out, w.bufs = out, bufs
-	h := w.hasher
-	h.Reset()
+	h := w.hashAlg.get()
 	h.Write(w.chain[:])
 	h.Write(out[:chainFieldOffset])
 	h.Write(bufs[0][chainFieldOffset+hashSize:])
@@ -554,6 +548,7 @@ func (w *Writer) flushRaw(bw BuffersWriter, data []byte) error {
 		h.Write(b)
 	}
 	h.Sum(c.Chain[:0])
+	w.hashAlg.put(h)
 	copy(out[chainFieldOffset:], c.Chain[:])
 	n, err := bw.WriteBuffers(bufs)
 	clear(w.bufs) // no reference to data outlives the call
