@@ -215,12 +215,10 @@ func (s *Session) push(rec format.Record) error {
 	}
 	q := s.queue
 	size := recordHeaderSize + len(rec.Payload) + len(rec.Label) + len(rec.Close.Reason) + len(rec.Gap.Reason)
-	full := false // a buffer was completed
 	if q.n == 0 || q.bufs[q.n-1].Len() > 0 && q.bufs[q.n-1].Len()+size > s.r.chunkSize() {
 		if q.n == len(q.bufs) {
 			q.bufs = append(q.bufs, new(format.RecordBuffer))
 		}
-		full = q.n > 0
 		q.n++
 	}
 	b := q.bufs[q.n-1]
@@ -235,7 +233,7 @@ func (s *Session) push(rec format.Record) error {
 		s.arm()
 	}
 	q.size += b.Len() - before
-	if full || b.Len() >= s.r.chunkSize() || s.due || s.closing {
+	if s.ready() || s.closing {
 		s.notEmpty.Signal()
 	}
 	return nil
