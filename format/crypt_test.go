@@ -66,18 +66,7 @@ func TestEncryption(t *testing.T) {
 		var buf bytes.Buffer
 		opts.Recipients = recipients(t, testRecipient1, testRecipient2)
 		opts.ChunkSize, opts.FlushInterval = 4096, -1
-		w, err := format.NewWriter(&buf, h, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			if err := w.Write(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writeTo(t, &buf, h, recs, opts, true)
 		return buf.Bytes()
 	}
 	b := enc(format.WriterOptions{SignKey: testKey})

@@ -70,7 +70,15 @@ func randomRecords(rng *rand.Rand, n, maxPayload int) []format.Record {
 func write(t testing.TB, recs []format.Record, opts format.WriterOptions, seal bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := format.NewWriter(&buf, testHeader(), opts)
+	writeTo(t, &buf, testHeader(), recs, opts, seal)
+	return buf.Bytes()
+}
+
+// writeTo writes recs to dst as a recording with header h, sealed or only
+// flushed.
+func writeTo(t testing.TB, dst io.Writer, h format.Header, recs []format.Record, opts format.WriterOptions, seal bool) {
+	t.Helper()
+	w, err := format.NewWriter(dst, h, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +96,6 @@ func write(t testing.TB, recs []format.Record, opts format.WriterOptions, seal b
 			t.Fatal(err)
 		}
 	}
-	return buf.Bytes()
 }
 
 // open reads b, with testIDs for an encrypted recording.
@@ -613,18 +620,7 @@ func TestBuffersWriter(t *testing.T) {
 			opts := format.WriterOptions{SignKey: testKey, FlushInterval: -1}
 			want := write(t, recs, opts, true)
 			var bw buffersWriter
-			w, err := format.NewWriter(&bw, testHeader(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range recs {
-				if err := w.Write(r); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
+			writeTo(t, &bw, testHeader(), recs, opts, true)
 			if !bytes.Equal(bw.Bytes(), want) {
 				t.Fatalf("%d bytes written through WriteBuffers differ from the %d bytes written through Write", bw.Len(), len(want))
 			}
