@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -38,10 +37,7 @@ func TestAuthBasic(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeRecording(t, dir, "a.wsrec")
-	web := t.TempDir()
-	if err := os.WriteFile(filepath.Join(web, "vnc.html"), []byte("<title>noVNC</title>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	web := webDir(t)
 	cmd := start(t, "--ui", "--web", web, "--web-auth", "--auth-plugin", "BasicHTTPAuth", "--auth-source", "alice:s3cret",
 		"--speed", "max", "--mode", "bytes", "127.0.0.1:0", dir)
 	base := "http://" + cmd.addr
@@ -94,10 +90,7 @@ func TestAuthUIWithoutWebAuth(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeRecording(t, dir, "a.wsrec")
-	web := t.TempDir()
-	if err := os.WriteFile(filepath.Join(web, "vnc.html"), []byte("<title>noVNC</title>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	web := webDir(t)
 	cmd := start(t, "--ui", "--web", web, "--auth-plugin", "BasicHTTPAuth", "--auth-source", "alice:s3cret", "127.0.0.1:0", dir)
 	base := "http://" + cmd.addr
 	for _, path := range []string{"/ui/", "/ui/api/recordings", "/ui/index.html", "/ui/novnc/core/rfb.js", "/ui/../recordings", "/recordings", "/replays"} {

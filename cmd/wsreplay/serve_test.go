@@ -26,6 +26,17 @@ import (
 
 const waitTimeout = 10 * time.Second
 
+// webDir returns a --web directory that holds a vnc.html of
+// "<title>noVNC</title>".
+func webDir(t testing.TB) string {
+	t.Helper()
+	web := t.TempDir()
+	if err := os.WriteFile(filepath.Join(web, "vnc.html"), []byte("<title>noVNC</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return web
+}
+
 // writeRecording writes a sealed recording with two target→client
 // messages, "hello" at 0 and "world" at 10 ms, and a client message.
 func writeRecording(t testing.TB, dir, name string) string {
@@ -93,15 +104,14 @@ func (c *command) wait(t testing.TB) error {
 	}
 }
 
-// client is a WebSocket connection to wsreplay.
+// TestServe: wsreplay plays a recording to WebSocket clients, with the
+// command line's options and with a query's, and serves /recordings and
+// the --web files on the same port.
 func TestServe(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeRecording(t, dir, "a.wsrec")
-	web := t.TempDir()
-	if err := os.WriteFile(filepath.Join(web, "vnc.html"), []byte("<title>noVNC</title>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	web := webDir(t)
 	logFile := filepath.Join(t.TempDir(), "wsreplay.log")
 	cmd := start(t, "-v", "--log-file", logFile, "--web", web, "--speed", "max", "--end", "hold", "127.0.0.1:0", dir)
 

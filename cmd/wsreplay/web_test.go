@@ -55,10 +55,7 @@ func rawGET(t *testing.T, addr, path string) (int, string) {
 // GET /%00 400 (it was a 500), logged as a rejected request.
 func TestWebSpecialFiles(t *testing.T) {
 	t.Parallel()
-	web := t.TempDir()
-	if err := os.WriteFile(filepath.Join(web, "vnc.html"), []byte("<title>noVNC</title>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	web := webDir(t)
 	mkfifo(t, filepath.Join(web, "fifo"))
 	ln, err := net.Listen("unix", filepath.Join(web, "sock"))
 	if err != nil {
