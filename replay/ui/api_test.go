@@ -66,18 +66,11 @@ func startUI(t testing.TB, dir string, opts ui.Options) (*httptest.Server, *repl
 	return hs, srv
 }
 
+// get GETs u and returns the response and its body, decompressed by the
+// Transport if it came gzipped.
 func get(t testing.TB, u string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return fetch(t, u, nil)
 }
 
 func getPage(t testing.TB, base, query string) ui.Page {

@@ -14,7 +14,7 @@ import (
 
 // fetch GETs u with the request headers hdr (the Transport then leaves
 // the body as sent) and returns the response and its body.
-func fetch(t *testing.T, u string, hdr map[string]string) (*http.Response, []byte) {
+func fetch(t testing.TB, u string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
