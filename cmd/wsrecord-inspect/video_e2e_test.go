@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/internal/videotest"
-	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // minVideoPSNR bounds how far a frame of the video may be from the
@@ -26,11 +25,7 @@ const minVideoPSNR = 28
 // ffmpeg: ffprobe must report their size and duration, and a frame that
 // ffmpeg extracts must match snapshot at its time.
 func TestVideoFFmpeg(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ffmpeg")
-	}
-	vnctest.Require(t, "ffmpeg", "ffmpeg")
-	vnctest.Require(t, "ffprobe", "ffmpeg")
+	videotest.Require(t)
 	t.Parallel()
 	rec := filepath.Join(rfbFixtures, "xvnc-none-noVNC-like.wsrec")
 	dir := t.TempDir()

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
 // Info is what ffprobe says of a video file.
@@ -27,6 +29,17 @@ type Info struct {
 	// Format is the container's format name ("mov,mp4,m4a,3gp,3g2,mj2",
 	// "matroska,webm").
 	Format string
+}
+
+// Require skips t under -short, and otherwise requires Debian's ffmpeg
+// (ffmpeg and ffprobe) as vnctest.Require does.
+func Require(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs ffmpeg")
+	}
+	vnctest.Require(t, "ffmpeg", "ffmpeg")
+	vnctest.Require(t, "ffprobe", "ffmpeg")
 }
 
 // Probe runs ffprobe on path.

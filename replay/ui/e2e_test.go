@@ -81,7 +81,7 @@ func screenAt(t *testing.T, path string, at time.Duration) *image.RGBA {
 	return s.Snapshot(false)
 }
 
-// sameImage reports how many pixels of a and b differ.
+// differing reports how many pixels of a and b differ (-1 for other sizes).
 func differing(a, b *image.RGBA) int {
 	if a.Rect.Size() != b.Rect.Size() {
 		return -1

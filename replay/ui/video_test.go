@@ -22,7 +22,6 @@ import (
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
 	"github.com/wsproxy/wsproxy/internal/render"
 	"github.com/wsproxy/wsproxy/internal/videotest"
-	"github.com/wsproxy/wsproxy/internal/vnctest"
 	"github.com/wsproxy/wsproxy/replay/ui"
 )
 
@@ -63,11 +62,7 @@ func snapshot(t *testing.T, path string, at time.Duration) *image.RGBA {
 // frames and duration, and frames that ffmpeg decodes must match the
 // library's snapshots at their session times.
 func TestVideoExport(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ffmpeg")
-	}
-	vnctest.Require(t, "ffmpeg", "ffmpeg")
-	vnctest.Require(t, "ffprobe", "ffmpeg")
+	videotest.Require(t)
 	t.Parallel()
 	dir := videoSession(t)
 	hs, _ := startUI(t, dir, ui.Options{VideoDir: t.TempDir()})
@@ -376,11 +371,7 @@ func TestVideoSameWaits(t *testing.T) {
 // ffprobe must see a subtitle stream, and ffmpeg read the typed line
 // from it.
 func TestVideoCaptions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ffmpeg")
-	}
-	vnctest.Require(t, "ffmpeg", "ffmpeg")
-	vnctest.Require(t, "ffprobe", "ffmpeg")
+	videotest.Require(t)
 	t.Parallel()
 	hs, _ := startUI(t, videoSession(t), ui.Options{VideoDir: t.TempDir()})
 	resp, body := get(t, hs.URL+"/ui/api/video?name=alice.wsrec&captions=1&speed=10&fps=2")
