@@ -1,15 +1,21 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
+	"filippo.io/age"
+	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/recfile"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/internal/rfbtest"
 )
 
 // TestCatalogStatus checks the status that GET /recordings gives each kind
@@ -92,5 +98,49 @@ func TestSidecarOfStore(t *testing.T) {
 	}
 	if b, err := readSidecar(entry{src: &source{path: path, store: noStore{}}}); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a stored recording's sidecar: %q, %v, want fs.ErrNotExist", b, err)
+	}
+}
+
+// TestReadyEncryptedSidecar: the sealed sidecar of an encrypted recording
+// is at hand for ready, as for get, with the identities that open it: a
+// replay opened at a time then seeks through it instead of decoding from
+// the start.
+func TestReadyEncryptedSidecar(t *testing.T) {
+	t.Parallel()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []age.Identity{id}
+	path := filepath.Join(t.TempDir(), "enc.wsrec")
+	sess := rfbtest.LongSession{Duration: time.Minute}
+	sess.WriteWith(t, path, format.WriterOptions{Recipients: []age.Recipient{id.Recipient()}})
+	osf, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osf.Close()
+	fi, err := osf.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := screen.BuildIndex(osf, fi.Size(), screen.IndexOptions{Identities: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := built.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(screen.IndexPath(path), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := &indexes{identities: ids}
+	idx, ok := x.ready(entry{src: &source{path: path}}, osf)
+	if !ok {
+		t.Fatal("ready: the sealed sidecar was not read")
+	}
+	if got, want := idx.Keyframes(), built.Keyframes(); !slices.Equal(got, want) {
+		t.Errorf("keyframes %v, want %v", got, want)
 	}
 }

@@ -86,11 +86,10 @@ type indexSlot struct {
 // directory may be read-only or another program's, and wsrecord-inspect
 // writes it.
 func (x *indexes) get(e entry, osf recFile) (*screen.Index, error) {
-	fi, err := osf.Stat()
+	key, err := indexKey(e, osf)
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey{path: e.src.path + "\x00" + e.rel, size: fi.Size(), modTime: fi.ModTime()}
 	x.mu.Lock()
 	if x.m == nil {
 		x.m = make(map[cacheKey]*indexSlot)
@@ -102,13 +101,10 @@ func (x *indexes) get(e entry, osf recFile) (*screen.Index, error) {
 	}
 	x.mu.Unlock()
 	slot.once.Do(func() {
-		opts := screen.IndexOptions{Identities: x.identities}
-		if b, err := readSidecar(e); err == nil {
-			if slot.x, slot.err = screen.ReadIndex(b, osf, fi.Size(), opts); slot.err == nil {
-				return
-			}
+		if slot.x, slot.err = x.sidecar(e, osf, key.size); slot.err == nil {
+			return
 		}
-		slot.x, slot.err = screen.BuildIndex(osf, fi.Size(), opts)
+		slot.x, slot.err = screen.BuildIndex(osf, key.size, screen.IndexOptions{Identities: x.identities})
 	})
 	slot.done.Store(true)
 	return slot.x, slot.err
@@ -120,23 +116,38 @@ func (x *indexes) get(e entry, osf recFile) (*screen.Index, error) {
 // recording, so decoding from the start to any time costs less than
 // waiting for it.
 func (x *indexes) ready(e entry, osf recFile) (*screen.Index, bool) {
-	fi, err := osf.Stat()
+	key, err := indexKey(e, osf)
 	if err != nil {
 		return nil, false
 	}
-	key := cacheKey{path: e.src.path + "\x00" + e.rel, size: fi.Size(), modTime: fi.ModTime()}
 	x.mu.Lock()
 	slot := x.m[key]
 	x.mu.Unlock()
 	if slot != nil && slot.done.Load() {
 		return slot.x, slot.err == nil
 	}
+	idx, err := x.sidecar(e, osf, key.size)
+	return idx, err == nil
+}
+
+// indexKey is the key of the index of the recording of e open as osf:
+// the file's version.
+func indexKey(e entry, osf recFile) (cacheKey, error) {
+	fi, err := osf.Stat()
+	if err != nil {
+		return cacheKey{}, err
+	}
+	return cacheKey{path: e.src.path + "\x00" + e.rel, size: fi.Size(), modTime: fi.ModTime()}, nil
+}
+
+// sidecar reads the sidecar index of the recording of e open as osf, of
+// size bytes, with the identities that open an encrypted one.
+func (x *indexes) sidecar(e entry, osf recFile, size int64) (*screen.Index, error) {
 	b, err := readSidecar(e)
 	if err != nil {
-		return nil, false
+		return nil, err
 	}
-	idx, err := screen.ReadIndex(b, osf, fi.Size(), screen.IndexOptions{})
-	return idx, err == nil
+	return screen.ReadIndex(b, osf, size, screen.IndexOptions{Identities: x.identities})
 }
 
 // readSidecar reads the seek index file beside the recording of e. A
