@@ -80,6 +80,7 @@ func detachChild(scenario, dir string) int {
 		panic("child: boom")
 	case "Hang":
 		fmt.Fprintln(os.Stderr, "child: hanging")
+		os.WriteFile(filepath.Join(dir, "hanging"), nil, 0o644) // after the line above
 		time.Sleep(time.Minute)
 		return 0
 	}
@@ -231,7 +232,8 @@ func TestDetachStartupFailure(t *testing.T) {
 }
 
 // TestDetachNotReady: a child that is neither ready nor gone after the
-// timeout, or when ctx ends, is stopped and reaped.
+// timeout, or when ctx ends, is stopped and reaped, and what it wrote to its
+// stderr before is relayed.
 func TestDetachNotReady(t *testing.T) {
 	t.Parallel()
 	exe, err := os.Executable()
@@ -242,11 +244,23 @@ func TestDetachNotReady(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			ctx, timeout := t.Context(), 500*time.Millisecond
+			// Canceled ends ctx once the child has written its line, however
+			// long a loaded machine takes to start it. Timeout cannot wait
+			// for that, so it gives the child seconds to start.
+			ctx, timeout := t.Context(), 5*time.Second
 			if name == "Canceled" {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
+				ctx, cancel = context.WithCancel(ctx)
 				defer cancel()
+				go func() {
+					defer cancel()
+					for ctx.Err() == nil {
+						if _, err := os.Stat(filepath.Join(dir, "hanging")); err == nil {
+							return
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}()
 				timeout = time.Minute
 			}
 			var stderr bytes.Buffer
@@ -255,12 +269,16 @@ func TestDetachNotReady(t *testing.T) {
 			if err == nil {
 				t.Fatal("got nil error, want one")
 			}
-			if d := time.Since(start); d < 500*time.Millisecond || d > 500*time.Millisecond+daemonStopGrace+5*time.Second {
-				t.Errorf("returned after %v, want 500ms and the time to stop the child", d)
+			d := time.Since(start)
+			if name == "Timeout" && (d < timeout || d > timeout+daemonStopGrace+5*time.Second) {
+				t.Errorf("returned after %v, want %v and the time to stop the child", d, timeout)
 			}
-			want := "not ready after 500ms: stopped it"
+			if name == "Canceled" && d > 30*time.Second {
+				t.Errorf("returned after %v, want soon after ctx ended", d)
+			}
+			want := "not ready after 5s: stopped it"
 			if name == "Canceled" {
-				want = context.DeadlineExceeded.Error()
+				want = context.Canceled.Error()
 			}
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("got error %q, want it to contain %q", err, want)
