@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,4 +161,61 @@ func BenchmarkStart(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSessionsTogether measures the CPU time, of all the process's
+// threads, that recording costs short sessions that run and end together,
+// as under a load balancer's burst: 8 at a time, each as in
+// BenchmarkSession, the files synced by the Recorder's sync goroutine
+// (Close waits for it). cpu-µs/op is that time per session. Guarded syncs
+// each batch's file system once through the syncGuard and fsyncs no file;
+// Fsync also fsyncs each file, as where no guard vouches for the file
+// system.
+func BenchmarkSessionsTogether(b *testing.B) {
+	for _, guarded := range []bool{true, false} {
+		name := "Guarded"
+		if !guarded {
+			name = "Fsync"
+		}
+		b.Run(name, func(b *testing.B) {
+			rec, err := record.New(record.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !guarded {
+				record.NoSyncGuard(rec)
+			}
+			msg := []byte("RFB 003.008\n")
+			start := cpuTime(b)
+			b.SetParallelism(4) // 8 goroutines on 2 CPUs
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					s, err := rec.Start(format.Header{Meta: map[string]string{format.MetaClient: "127.0.0.1:1"}})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					s.Frame(format.TargetToClient, format.Binary, 1, msg)
+					s.Frame(format.ClientToTarget, format.Binary, 2, msg)
+					if err := s.Close(3, format.CloseInfo{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if err := rec.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// cpuTime returns the user and system CPU time of the process so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

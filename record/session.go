@@ -536,7 +536,7 @@ func (s *Session) openAt(p *place) error {
 	f, name := c.f, c.name
 	var sk sink
 	if s.r.opts.Format == FormatWebsockify {
-		sk = &websockifySink{f: f, w: websockify.NewWriter(f), done: s.r.syncer(name)}
+		sk = &websockifySink{f: f, w: websockify.NewWriter(f), done: s.r.syncer(name, c.tok)}
 	} else {
 		w, err := format.NewWriter(f, h, format.WriterOptions{
 			ChunkSize:     s.r.chunkSize(),
@@ -551,7 +551,7 @@ func (s *Session) openAt(p *place) error {
 			c.done(true)
 			return err
 		}
-		sk = &wsrecSink{f: f, w: w, done: s.r.syncer(name)}
+		sk = &wsrecSink{f: f, w: w, done: s.r.syncer(name, c.tok)}
 	}
 	c.done(false)
 	s.sink, s.name = sk, name

@@ -80,7 +80,7 @@ func TestSyncBatch(t *testing.T) {
 	failing := &syncCountFile{err: errors.New("disk on fire")}
 	jobs = append(jobs, syncJob{f: plain, name: "plain"}, syncJob{f: failing, name: "failing"})
 	var logged bytes.Buffer
-	syncBatch(slog.New(slog.NewTextHandler(&logged, nil)), jobs)
+	syncBatch(slog.New(slog.NewTextHandler(&logged, nil)), &syncGuard{}, jobs)
 	for _, f := range osFiles {
 		if _, err := f.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
 			t.Errorf("%s: write after the sync: %v, want it closed", f.Name(), err)
