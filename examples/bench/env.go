@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // environment is what the report says about the machine and the programs.
@@ -27,6 +30,7 @@ type environment struct {
 	FDLimit    uint64            `json:"fd_limit"`
 	LoadBefore string            `json:"load_before"`
 	LoadAfter  string            `json:"load_after"`
+	Recordings string            `json:"recordings,omitempty"` // their file system, for the recording relays
 }
 
 func (b *bench) environment(ctx context.Context) environment {
@@ -41,6 +45,11 @@ func (b *bench) environment(ctx context.Context) environment {
 		Relays:     make(map[string]string),
 		FDLimit:    b.fdLimit,
 		LoadBefore: loadAverage(),
+	}
+	for _, name := range b.o.only {
+		if name == "recording" || name == "encrypted" {
+			e.Recordings = b.dir + " on " + fileSystem(b.dir)
+		}
 	}
 	for _, name := range b.o.only {
 		spec := b.relays[name]
@@ -135,4 +144,40 @@ func memTotal() string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%.1f GiB", kb/(1<<20))
+}
+
+// fileSystem describes the file system holding dir, from
+// /proc/self/mountinfo: "ext4 (/dev/vda)", with "without a journal" for
+// an ext4 that has none (see noJournal).
+func fileSystem(dir string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return "unknown"
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "unknown"
+	}
+	want := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	for line := range strings.Lines(string(b)) {
+		// 26 1 254:0 / / rw,relatime - ext4 /dev/vda rw,...
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 3 || len(g) < 2 || f[2] != want {
+			continue
+		}
+		desc := fmt.Sprintf("%s (%s)", g[0], g[1])
+		if g[0] == "ext4" && noJournal(g[1]) {
+			desc += " without a journal"
+		}
+		return desc
+	}
+	return "unknown"
+}
+
+// noJournal reports whether the ext4 file system on device source has no
+// journal: its /sys/fs/ext4/NAME/journal_task says "<none>".
+func noJournal(source string) bool {
+	b, err := os.ReadFile(filepath.Join("/sys/fs/ext4", filepath.Base(source), "journal_task"))
+	return err == nil && strings.TrimSpace(string(b)) == "<none>"
 }

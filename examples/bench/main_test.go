@@ -98,3 +98,16 @@ func TestByteSize(t *testing.T) {
 		t.Errorf("got %d for 1XB, want an error", s)
 	}
 }
+
+// TestFileSystem names the file system of a directory from mountinfo.
+func TestFileSystem(t *testing.T) {
+	if got := fileSystem("/dev/shm"); !strings.HasPrefix(got, "tmpfs (") {
+		t.Errorf("fileSystem(/dev/shm) = %q, want tmpfs (SOURCE)", got)
+	}
+	if got := fileSystem(t.TempDir()); got == "unknown" || !strings.Contains(got, " (") {
+		t.Errorf("fileSystem(TempDir) = %q, want TYPE (SOURCE)", got)
+	}
+	if got := fileSystem("/nonexistent"); got != "unknown" {
+		t.Errorf("fileSystem(/nonexistent) = %q, want unknown", got)
+	}
+}

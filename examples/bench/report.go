@@ -144,6 +144,15 @@ func (rep *report) writeTable(w io.Writer) error {
 		fmt.Fprintf(w, "warning: the load at start (%.1f) was not below the CPU count: other programs took CPU time\n", load)
 		fmt.Fprintln(w, "         from the relays; rates are low and noisy, relay CPU rows hold better.")
 	}
+	if e.Recordings != "" {
+		fmt.Fprintf(w, "records: %s\n", e.Recordings)
+		if strings.HasSuffix(e.Recordings, "without a journal") {
+			fmt.Fprintln(w, "warning: on ext4 without a journal, creating a file skips every inode of its group deleted in the")
+			fmt.Fprintln(w, "         last minute (six, until written back): connrate's recording rows then depend on what")
+			fmt.Fprintln(w, "         was deleted before, this bench's earlier runs included. TMPDIR=/dev/shm measures the")
+			fmt.Fprintln(w, "         recorder without it.")
+		}
+	}
 	fmt.Fprintf(w, "go:      %s\n", e.Go)
 	for _, name := range append(relays, "python3") {
 		if v, ok := e.Versions[name]; ok {
