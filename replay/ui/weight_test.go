@@ -62,6 +62,12 @@ func (tr *transfers) listen(ev any) {
 		if ev.Type == network.ResourceTypeWebSocket || strings.HasPrefix(ev.Request.URL, "ws") || strings.HasPrefix(ev.Request.URL, "data:") {
 			return
 		}
+		// The player polls its replay's state every 500 ms for as long
+		// as it is open: not the page's weight, and never quiet for the
+		// 500 ms quiet waits for but by a timer's lateness.
+		if u, err := url.Parse(ev.Request.URL); err == nil && strings.HasPrefix(u.Path, "/replays/") {
+			return
+		}
 		if _, ok := tr.urls[ev.RequestID]; !ok {
 			tr.pending++
 		}
