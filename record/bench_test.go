@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/wsproxy/wsproxy/format"
+	"github.com/wsproxy/wsproxy/internal/cputime"
 	"github.com/wsproxy/wsproxy/record"
 )
 
@@ -186,7 +186,7 @@ func BenchmarkSessionsTogether(b *testing.B) {
 				record.NoSyncGuard(rec)
 			}
 			msg := []byte("RFB 003.008\n")
-			start := cpuTime(b)
+			start := cputime.Self()
 			b.SetParallelism(4) // 8 goroutines on 2 CPUs
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -206,16 +206,7 @@ func BenchmarkSessionsTogether(b *testing.B) {
 			if err := rec.Close(); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64((cputime.Self()-start).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
-}
-
-// cpuTime returns the user and system CPU time of the process so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

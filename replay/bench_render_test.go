@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsproxy/wsproxy/format/rfb"
+	"github.com/wsproxy/wsproxy/internal/cputime"
 	"github.com/wsproxy/wsproxy/replay"
 )
 
@@ -115,7 +116,7 @@ func runViewers(tb testing.TB, mode string, n int) viewersResult {
 		addr = serveRFB(tb, srv.Server)
 	}
 	runtime.GC()
-	began := cpuTime()
+	began := cputime.Self()
 	for range n {
 		wg.Add(1)
 		go func() {
@@ -149,7 +150,7 @@ func runViewers(tb testing.TB, mode string, n int) viewersResult {
 			sample()
 		}
 	}
-	r := viewersResult{cpu: cpuTime() - began, peakHeap: peak}
+	r := viewersResult{cpu: cputime.Self() - began, peakHeap: peak}
 	srv.Close()
 	if len(errs) > 0 {
 		tb.Fatalf("%d of %d viewers failed, the first with %v", len(errs), n, errs[0])

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsproxy/wsproxy/format"
 	"github.com/wsproxy/wsproxy/format/rfb/screen"
+	"github.com/wsproxy/wsproxy/internal/cputime"
 	"github.com/wsproxy/wsproxy/internal/vnctest"
 )
 
@@ -83,7 +84,7 @@ func sessionLength(b *testing.B, path string) (time.Duration, int64) {
 func reportRatio(b *testing.B, session, cpu0 time.Duration) {
 	per := b.Elapsed() / time.Duration(b.N)
 	b.ReportMetric(float64(session)/float64(per), "x-realtime")
-	if cpu := cpuTime() - cpu0; cpu > 0 && cpu0 > 0 {
+	if cpu := cputime.WithChildren() - cpu0; cpu > 0 && cpu0 > 0 {
 		b.ReportMetric(float64(session)/float64(cpu/time.Duration(b.N)), "x-realtime-cpu")
 	}
 }
@@ -93,7 +94,7 @@ func BenchmarkBusyDecode(b *testing.B) {
 	path := busyRecording(b)
 	length, _ := sessionLength(b, path)
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.WithChildren()
 	for b.Loop() {
 		r, err := format.Open(path, format.ReaderOptions{})
 		if err != nil {
@@ -122,7 +123,7 @@ func BenchmarkBusyIndexBuild(b *testing.B) {
 	path := busyRecording(b)
 	length, size := sessionLength(b, path)
 	var idxSize int64
-	cpu := cpuTime()
+	cpu := cputime.WithChildren()
 	for b.Loop() {
 		code, _, se := runCmd(b, "index", "--json", path)
 		if code != 0 {
@@ -171,7 +172,7 @@ func BenchmarkBusyVideo(b *testing.B) {
 	path := busyRecording(b)
 	length, _ := sessionLength(b, path)
 	out := filepath.Join(b.TempDir(), "v.mp4")
-	cpu := cpuTime()
+	cpu := cputime.WithChildren()
 	for b.Loop() {
 		if code, _, se := runCmd(b, "video", path, "--fps", "10", "--force", "-o", out); code != 0 {
 			b.Fatal(se)

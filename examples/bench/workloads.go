@@ -13,8 +13,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/wsproxy/wsproxy/internal/cputime"
 )
 
 // Metric keys of a measurement.
@@ -36,13 +37,6 @@ const (
 	// This process's CPU time (clients and target) per session in connrate.
 	benchCPUPerConn = "bench_cpu_us_per_conn"
 )
-
-// selfCPU returns the CPU time this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // workload is one of the measurements, run against each relay in turn.
 type workload struct {
@@ -546,7 +540,7 @@ func (b *bench) connRate(ctx context.Context, spec *relaySpec) (measurement, err
 		return c.close()
 	}
 	cpu := r.cpuMeter()
-	self := selfCPU()
+	self := cputime.Self()
 	start := time.Now()
 	end := start.Add(b.o.duration)
 	for range b.o.concurrency {
@@ -569,7 +563,7 @@ func (b *bench) connRate(ctx context.Context, spec *relaySpec) (measurement, err
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	used, selfUsed := cpu(), selfCPU()-self
+	used, selfUsed := cpu(), cputime.Self()-self
 	if done.Load() == 0 {
 		return measurement{}, errors.Join(fmt.Errorf("no session completed: %w", firstErr), r.alive())
 	}
