@@ -258,9 +258,10 @@ func (c *created) done(remove bool) {
 // checked and held open, and the name to try first.
 type place struct {
 	dir      *os.Root
-	release  func() // releases dir
-	shown    string // dir's path, for logs
-	base     string // the name to try first
+	dirInfo  fs.FileInfo // dir as subdir checked it; nil: not checked (Options.File)
+	release  func()      // releases dir
+	shown    string      // dir's path, for logs
+	base     string      // the name to try first
 	part     int
 	numbered bool // Options.File: the name is numbered by createAt
 }
@@ -293,7 +294,7 @@ func (r *Recorder) place(h *format.Header, part int) (*place, error) {
 		return nil, err
 	}
 	return &place{
-		dir: d.root, release: func() { r.dirs.release(d) },
+		dir: d.root, dirInfo: d.fi, release: func() { r.dirs.release(d) },
 		shown: filepath.Join(r.opts.Dir, filepath.Dir(rel)), base: filepath.Base(rel), part: part,
 	}, nil
 }
@@ -306,7 +307,7 @@ func (r *Recorder) createAt(p *place) (*created, error) {
 		return r.createNumbered(p)
 	}
 	name := p.base
-	tok := r.guard.enter(p.dir)
+	tok := r.guard.enter(p.dir, p.dirInfo)
 	for i := 1; ; i++ {
 		f, err := r.open(p.dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, r.opts.Mode)
 		if err == nil {
@@ -324,7 +325,7 @@ func (r *Recorder) createAt(p *place) (*created, error) {
 // createNumbered makes FILE.N for Options.File, N counting on from the last
 // session's and skipping names that exist.
 func (r *Recorder) createNumbered(p *place) (*created, error) {
-	tok := r.guard.enter(p.dir)
+	tok := r.guard.enter(p.dir, p.dirInfo)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {

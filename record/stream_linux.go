@@ -2,6 +2,7 @@ package record
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -33,12 +34,8 @@ func (f *streamFile) fsID() (uint64, bool) {
 
 func (f *streamFile) syncFS() error { return unix.Syncfs(int(f.Fd())) }
 
-// dirDevice returns the device of dir's file system.
-func dirDevice(dir *os.Root) (uint64, bool) {
-	fi, err := dir.Stat(".")
-	if err != nil {
-		return 0, false
-	}
+// device returns the device of the file system holding the file of fi.
+func device(fi fs.FileInfo) (uint64, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false

@@ -84,10 +84,18 @@ func TestSyncGuardFiles(t *testing.T) {
 	var jobs []syncJob
 	var osFiles []*os.File
 	fsyncs := 0
+	fi, err := root.Stat(".")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
-		tok := g.enter(root)
+		tok := g.enter(root, nil)
 		if !tok.ok {
 			t.Skipf("the test's directory %s is on a file system or kernel the guard does not vouch for", dir)
+		}
+		// The directory as a caller found it gives the same token.
+		if got := g.enter(root, fi); got != tok {
+			t.Errorf("enter with the directory's FileInfo: %+v, want %+v", got, tok)
 		}
 		osf, err := root.Create(string(rune('a' + i)))
 		if err != nil {
@@ -116,7 +124,7 @@ func TestSyncGuardFiles(t *testing.T) {
 		}
 	}
 	g.close()
-	if tok := g.enter(root); tok.ok {
+	if tok := g.enter(root, nil); tok.ok {
 		t.Error("a closed guard gave a token")
 	}
 }
@@ -132,7 +140,7 @@ func TestSyncGuardUnknownFS(t *testing.T) {
 	defer root.Close()
 	var g syncGuard
 	defer g.close()
-	if tok := g.enter(root); tok.ok {
+	if tok := g.enter(root, nil); tok.ok {
 		t.Errorf("procfs got a token %+v", tok)
 	}
 }

@@ -2,7 +2,10 @@
 
 package record
 
-import "os"
+import (
+	"io/fs"
+	"os"
+)
 
 // dropBehind does nothing where Linux's sync_file_range is missing: the
 // page cache keeps the recording.
@@ -15,6 +18,6 @@ func (f *streamFile) syncFS() error { return nil }
 // WriteBuffers writes bufs in one Write (format.BuffersWriter).
 func (f *streamFile) WriteBuffers(bufs [][]byte) (int64, error) { return joinBuffers(f, bufs) }
 
-func dirDevice(*os.Root) (uint64, bool) { return 0, false }
+func device(fs.FileInfo) (uint64, bool) { return 0, false }
 
 func openGuardedFS(*os.Root, uint64) *guardedFS { return nil }

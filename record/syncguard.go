@@ -1,6 +1,7 @@
 package record
 
 import (
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -54,12 +55,19 @@ const maxGuardedFS = 16
 
 // enter is called just before a file is created in dir: it returns the
 // file's token, opening the guard of dir's file system on its first file.
-// A directory that cannot be opened or examined, a file system type not
-// known to report write-back errors to syncfs, a kernel older than 5.8 or
-// a closed guard make a zero token: the file is fsynced alone.
-func (g *syncGuard) enter(dir *os.Root) guardToken {
+// fi is dir as the caller found it (nil: enter looks). A directory that
+// cannot be opened or examined, a file system type not known to report
+// write-back errors to syncfs, a kernel older than 5.8 or a closed guard
+// make a zero token: the file is fsynced alone.
+func (g *syncGuard) enter(dir *os.Root, fi fs.FileInfo) guardToken {
 	fails := g.fails.Load() // before the file exists: see syncGuard
-	dev, ok := dirDevice(dir)
+	if fi == nil {
+		var err error
+		if fi, err = dir.Stat("."); err != nil {
+			return guardToken{}
+		}
+	}
+	dev, ok := device(fi)
 	if !ok {
 		return guardToken{}
 	}
